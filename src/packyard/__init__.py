@@ -1,0 +1,3 @@
+"""Packyard: a self-hosted Python package index."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,60 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.validators import MaxLengthValidator
+
+from packyard.accounts.services import MAX_PASSWORD_LENGTH
+
+
+def password_field(label: str, autocomplete: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        strip=False,
+        max_length=MAX_PASSWORD_LENGTH,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+class RegisterForm(forms.Form):
+    username = forms.CharField(
+        max_length=50,
+        validators=[UnicodeUsernameValidator()],
+        help_text="Letters, digits and @ . + - _ only; 50 characters at most.",
+        widget=forms.TextInput(attrs={"autocomplete": "username"}),
+    )
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = password_field("Password", "new-password")
+    password_confirm = password_field("Confirm password", "new-password")
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        password = data.get("password")
+        if password and password != data.get("password_confirm"):
+            self.add_error("password_confirm", "The two passwords differ.")
+        elif isinstance(password, str):
+            from packyard.accounts.models import User
+
+            candidate = User(username=data.get("username", ""), email=data.get("email", ""))
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(
+        max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True})
+    )
+    password = password_field("Password", "current-password")
+
+
+class BoundedPasswordChangeForm(PasswordChangeForm):
+    """Django's form with every password field bounded before it reaches the hasher."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for field in self.fields.values():
+            field.validators.append(MaxLengthValidator(MAX_PASSWORD_LENGTH))
+            field.max_length = MAX_PASSWORD_LENGTH  # type: ignore[attr-defined]

@@ -1,0 +1,50 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class User(AbstractUser):
+    email = models.EmailField("email address", max_length=254)
+    email_verified = models.BooleanField(default=False)
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique"),
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
+
+    @property
+    def can_publish(self) -> bool:
+        return self.is_active and self.email_verified
+
+
+class Event(models.Model):
+    """The security history of an account: every credential use and security change."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="events")
+    # Free-form tags such as "account:login:success"; no choices, the set keeps growing.
+    tag = models.CharField(max_length=64)
+    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    additional = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-time"])]
+        ordering = ["-time"]
+
+    def __str__(self) -> str:
+        return f"{self.tag} {self.user_id} {self.time:%Y-%m-%d %H:%M}"
+
+
+class RateLimitCounter(models.Model):
+    """A fixed-window counter shared by every worker process through the database."""
+
+    key = models.CharField(max_length=255, unique=True)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

@@ -1,0 +1,120 @@
+"""Account operations: creating users, checking passwords under rate limits, verifying email."""
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core import signing
+from django.core.mail import send_mail
+from django.db.models.functions import Lower
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from packyard.accounts.events import event_record
+from packyard.accounts.models import User
+from packyard.accounts.ratelimit import Limit, check_all
+from packyard.http import client_ip
+
+MAX_PASSWORD_LENGTH = 1024
+EMAIL_VERIFY_SALT = "packyard.accounts.verify-email"
+EMAIL_VERIFY_MAX_AGE = 24 * 3600
+
+_failures, _window = settings.PACKYARD_LOGIN_LIMIT
+LOGIN_FAILURES_PER_USER = Limit("login-user", _failures, _window)
+LOGIN_FAILURES_PER_IP = Limit("login-ip", _failures, _window)
+
+
+class AccountError(Exception):
+    pass
+
+
+def user_find(*, username: str) -> User | None:
+    return User.objects.filter(username__iexact=username).first()
+
+
+def user_create(
+    *, username: str, email: str, password: str | None, verified: bool = False,
+    superuser: bool = False,
+) -> User:  # fmt: skip
+    if User.objects.filter(username__iexact=username).exists():
+        raise AccountError(f"The username {username!r} is taken.")
+    if User.objects.annotate(e=Lower("email")).filter(e=email.lower()).exists():
+        raise AccountError("That email address is already used by another account.")
+    user = User(
+        username=username, email=email, email_verified=verified,
+        is_staff=superuser, is_superuser=superuser,
+    )  # fmt: skip
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+def password_check(*, request: HttpRequest | None, username: str, password: str) -> User | None:
+    """Check a username and password, limited per user and per address before any hashing.
+
+    Raises RateLimited when either limit is used up; returns None on a wrong password.
+    """
+    ip = client_ip(request) if request is not None else ""
+    subject = username.lower()
+    limits = [(LOGIN_FAILURES_PER_USER, subject), (LOGIN_FAILURES_PER_IP, ip)]
+    check_all(limits)
+    if len(password) > MAX_PASSWORD_LENGTH or len(username) > 150:
+        user = None
+    else:
+        authenticated = authenticate(request, username=username, password=password)
+        user = authenticated if isinstance(authenticated, User) else None
+    if user is None:
+        for limit, key in limits:
+            limit.record(key)
+        known = user_find(username=username) if len(username) <= 150 else None
+        if known is not None:
+            event_record(user=known, tag="account:login:failure", request=request)
+        return None
+    LOGIN_FAILURES_PER_USER.reset(subject)
+    return user
+
+
+def email_verification_link(*, user: User) -> str:
+    token = signing.dumps({"u": user.pk, "e": user.email.lower()}, salt=EMAIL_VERIFY_SALT)
+    return settings.BASE_URL + reverse("accounts:verify-email", args=[token])
+
+
+def email_verification_send(*, user: User) -> None:
+    context = {"user": user, "link": email_verification_link(user=user),
+               "site_name": settings.SITE_NAME}  # fmt: skip
+    send_mail(
+        subject=f"[{settings.SITE_NAME}] Verify your email address",
+        message=render_to_string("accounts/email/verify.txt", context),
+        from_email=None,
+        recipient_list=[user.email],
+    )
+
+
+def email_verify(*, token: str, request: HttpRequest | None = None) -> User:
+    try:
+        data = signing.loads(token, salt=EMAIL_VERIFY_SALT, max_age=EMAIL_VERIFY_MAX_AGE)
+    except signing.SignatureExpired:
+        raise AccountError("This verification link has expired. Ask for a new one.") from None
+    except signing.BadSignature:
+        raise AccountError("This verification link is not valid.") from None
+    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+    if user is None or user.email.lower() != data.get("e"):
+        raise AccountError("This verification link is for an address that has since changed.")
+    if not user.email_verified:
+        user.email_verified = True
+        user.save(update_fields=["email_verified"])
+        event_record(user=user, tag="account:email:verified", request=request, email=user.email)
+    return user
+
+
+def security_email_send(*, user: User, subject: str, template: str, **context: object) -> None:
+    context |= {"user": user, "site_name": settings.SITE_NAME, "base_url": settings.BASE_URL}
+    send_mail(
+        subject=f"[{settings.SITE_NAME}] {subject}",
+        message=render_to_string(template, context),
+        from_email=None,
+        recipient_list=[user.email],
+    )

@@ -1,0 +1,152 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash, views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
+from django.core.validators import MaxLengthValidator
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
+
+from packyard.accounts import services
+from packyard.accounts.events import event_record
+from packyard.accounts.forms import BoundedPasswordChangeForm, LoginForm, RegisterForm
+from packyard.accounts.models import User
+from packyard.accounts.ratelimit import RateLimited
+
+
+def _too_many_attempts(request: HttpRequest, form: Form, exc: RateLimited) -> HttpResponse:
+    minutes = max(1, round(exc.retry_after / 60))
+    form.add_error(None, f"Too many failed attempts. Try again in about {minutes} minute(s).")
+    response = render(request, "accounts/login.html", {"form": form}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return str(settings.LOGIN_REDIRECT_URL)
+
+
+@sensitive_post_parameters("password")
+@sensitive_variables("password")
+def login_view(request: HttpRequest) -> HttpResponse:
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        password = form.cleaned_data["password"]
+        try:
+            user = services.password_check(
+                request=request, username=form.cleaned_data["username"], password=password
+            )
+        except RateLimited as exc:
+            return _too_many_attempts(request, form, exc)
+        if user is not None:
+            login(request, user)  # rotates the session key
+            event_record(user=user, tag="account:login:success", request=request)
+            return redirect(_safe_next(request))
+        form.add_error(None, "The username or password is wrong.")
+    return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect(settings.LOGOUT_REDIRECT_URL)
+
+
+@sensitive_post_parameters("password", "password_confirm")
+def register_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("accounts:manage")
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_create(
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+            )
+        except services.AccountError as exc:
+            form.add_error(None, str(exc))
+        else:
+            event_record(user=user, tag="account:create", request=request)
+            services.email_verification_send(user=user)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.info(request, f"We sent a verification link to {user.email}.")
+            return redirect("accounts:manage")
+    return render(request, "accounts/register.html", {"form": form})
+
+
+def verify_email_view(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        services.email_verify(token=token, request=request)
+    except services.AccountError as exc:
+        return render(request, "accounts/verify_failed.html", {"error": str(exc)}, status=400)
+    messages.success(request, "Your email address is verified.")
+    return redirect("accounts:manage" if request.user.is_authenticated else "accounts:login")
+
+
+@login_required
+@require_POST
+def resend_verification_view(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    if not request.user.email_verified:
+        services.email_verification_send(user=request.user)
+        messages.info(request, f"We sent a new verification link to {request.user.email}.")
+    return redirect("accounts:manage")
+
+
+@login_required
+def manage_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/manage.html")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = BoundedPasswordChangeForm
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:manage")
+
+    def form_valid(self, form: BoundedPasswordChangeForm) -> HttpResponse:
+        form.save()
+        # Keeps this session; every other session fails its auth-hash check from now on.
+        update_session_auth_hash(self.request, form.user)
+        event_record(user=form.user, tag="account:password:change", request=self.request)
+        services.security_email_send(
+            user=form.user, subject="Your password has changed",
+            template="accounts/email/password_changed.txt",
+        )  # fmt: skip
+        messages.success(self.request, "Your password has changed. Other sessions are logged out.")
+        return redirect(self.get_success_url())
+
+
+class BoundedSetPasswordForm(SetPasswordForm):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for field in self.fields.values():
+            field.validators.append(MaxLengthValidator(services.MAX_PASSWORD_LENGTH))
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password-reset-sent")
+    extra_email_context = {"site_name": settings.SITE_NAME, "base_url": settings.BASE_URL}
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    form_class = BoundedSetPasswordForm
+    success_url = reverse_lazy("accounts:password-reset-done")
+
+    def form_valid(self, form: Form) -> HttpResponse:
+        response = super().form_valid(form)
+        assert self.user is not None
+        event_record(user=self.user, tag="account:password:reset", request=self.request)
+        return response

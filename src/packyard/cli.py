@@ -1,0 +1,180 @@
+"""The ``packyard`` command: serve, user create, token create, manage."""
+
+import argparse
+import getpass
+import os
+import re
+import sys
+from datetime import datetime, timedelta
+
+DURATION_RE = re.compile(r"(\d+)([smhdw])")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packyard.settings")
+    import django
+
+    django.setup()
+
+
+def parse_duration(text: str) -> timedelta:
+    """A lifetime such as 90d, 12h or 2w."""
+    match = DURATION_RE.fullmatch(text.strip().lower())
+    if not match or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 30d, 12h or 2w")
+    return timedelta(seconds=int(match.group(1)) * DURATION_UNITS[match.group(2)])
+
+
+def _default_workers() -> int:
+    return max(2, min(2 * (os.cpu_count() or 1), 8))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    (settings.DATA_DIR / "files").mkdir(parents=True, exist_ok=True)
+    argv = [
+        sys.executable, "-m", "gunicorn", "packyard.wsgi:application",
+        "--bind", f"{args.host}:{args.port}",
+        "--workers", str(args.workers),
+        # Threads keep a worker's heartbeat going while a slow client streams a large upload.
+        "--worker-class", "gthread", "--threads", str(args.threads),
+        "--timeout", "120", "--graceful-timeout", "30",
+        "--access-logfile", "-", "--error-logfile", "-",
+        "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s %(L)ss "%(a)s"',
+        "--limit-request-field_size", "16384",
+    ]  # fmt: skip
+    print(f"Packyard serving on http://{args.host}:{args.port}/ ({args.workers} workers)",
+          flush=True)  # fmt: skip
+    os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with the server
+    return 0
+
+
+def _read_password() -> str:
+    password = os.environ.get("PACKYARD_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise SystemExit("Set PACKYARD_PASSWORD, or run in a terminal to be asked.")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password (again): "):
+        raise SystemExit("The two passwords differ.")
+    return first
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    _setup()
+    from django.contrib.auth import password_validation
+    from django.core.exceptions import ValidationError
+
+    from packyard.accounts.models import User
+    from packyard.accounts.services import AccountError, user_create
+
+    password = _read_password()
+    try:
+        password_validation.validate_password(password, User(username=args.name, email=args.email))
+        user = user_create(
+            username=args.name, email=args.email, password=password, verified=True,
+            superuser=args.superuser,
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise SystemExit("Refused: " + " ".join(exc.messages)) from None
+    except AccountError as exc:
+        raise SystemExit(f"Refused: {exc}") from None
+    print(f"Created user {user.username} <{user.email}> (email verified).")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    from packyard.accounts.services import user_find
+    from packyard.packages.models import Project
+    from packyard.tokens.services import TokenError, token_mint
+
+    user = user_find(username=args.name)
+    if user is None:
+        raise SystemExit(f"No user named {args.name!r}.")
+    projects = []
+    for name in args.project:
+        project = Project.objects.filter(normalized_name=_canonical(name), roles__user=user).first()
+        if project is None:
+            raise SystemExit(f"{args.name} has no project named {name!r}.")
+        projects.append((project.normalized_name, str(project.id)))
+    expires: datetime | None = timezone.now() + args.expires if args.expires else None
+    try:
+        token, raw = token_mint(
+            user=user, description=args.description, projects=projects, expires=expires
+        )
+    except (TokenError, ValidationError) as exc:
+        text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        raise SystemExit(f"Refused: {text}") from None
+    print(f"Token {token.description!r} for {user.username}, scope: {token.scope_label}, "
+          f"expires: {token.expires or 'never'}. It is shown once:")  # fmt: skip
+    print(raw)
+    return 0
+
+
+def _canonical(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packyard.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["packyard manage", *args.args])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="packyard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="apply migrations, then serve the index")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=_default_workers())
+    serve.add_argument("--threads", type=int, default=4)
+    serve.set_defaults(func=cmd_serve)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="user_command", required=True
+    )
+    create = user.add_parser("create", help="create a user with a verified email address")
+    create.add_argument("name")
+    create.add_argument("--email", required=True)
+    create.add_argument("--superuser", action="store_true")
+    create.set_defaults(func=cmd_user_create)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    mint = token.add_parser("create", help="create an API token; printed alone on the last line")
+    mint.add_argument("name", help="the user the token belongs to")
+    mint.add_argument("--project", action="append", default=[], help="limit to this project")
+    mint.add_argument("--expires", type=parse_duration, help="lifetime, e.g. 90d, 12h, 2w")
+    mint.add_argument("--description", default="created with packyard token create")
+    mint.set_defaults(func=cmd_token_create)
+
+    manage = commands.add_parser("manage", help="run a Django management command")
+    manage.add_argument("args", nargs=argparse.REMAINDER)
+    manage.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

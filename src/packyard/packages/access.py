@@ -1,0 +1,59 @@
+"""Who may read the index: anyone by default; on a private index, a session or an API token."""
+
+import base64
+import binascii
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from packyard.http import unauthorized
+from packyard.tokens.services import TokenError, token_authenticate
+
+View = Callable[..., HttpResponse]
+
+
+def _token_from(request: HttpRequest) -> str | None:
+    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() != "basic":
+        return None
+    try:
+        username, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return password if username == "__token__" else None
+
+
+def may_read(request: HttpRequest) -> bool:
+    if not settings.PACKYARD_PRIVATE or request.user.is_authenticated:
+        return True
+    raw = _token_from(request)
+    if raw is None:
+        return False
+    try:
+        identity = token_authenticate(raw=raw)
+    except TokenError:
+        return False
+    return identity.user.is_active
+
+
+def read_access(view: View) -> View:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not may_read(request):
+            return unauthorized(
+                "This index is private: use __token__ and an API token as credentials."
+            )
+        response = view(request, *args, **kwargs)
+        if settings.PACKYARD_PRIVATE:
+            response["Cache-Control"] = "private, no-cache"
+            response.headers["Vary"] = ", ".join(
+                filter(None, [response.headers.get("Vary"), "Authorization", "Cookie"])
+            )
+        return response
+
+    return wrapper

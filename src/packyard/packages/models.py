@@ -1,0 +1,113 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Project(models.Model):
+    # A UUID, so a project deleted and created again under its name is a different project to
+    # tokens scoped by id.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)  # as first uploaded
+    normalized_name = models.CharField(max_length=200, unique=True)  # PEP 503
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Role", related_name="projects"
+    )
+
+    class Meta:
+        ordering = ["normalized_name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    OWNER = "Owner"
+    MAINTAINER = "Maintainer"
+    ROLE_CHOICES = [(OWNER, OWNER), (MAINTAINER, MAINTAINER)]
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="roles"
+    )
+    role_name = models.CharField(max_length=16, choices=ROLE_CHOICES)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="packages_role_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.role_name} of {self.project_id}"
+
+
+class Release(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="releases")
+    version = models.CharField(max_length=100)  # as uploaded
+    canonical_version = models.CharField(max_length=100)  # 1.0 and 1.0.0 are one release
+    created = models.DateTimeField(default=timezone.now)
+    summary = models.CharField(max_length=512, blank=True)
+    description_html = models.TextField(blank=True)
+    description_content_type = models.CharField(max_length=128, blank=True)
+    requires_python = models.CharField(max_length=256, blank=True)
+    # The core metadata of the first upload, in the JSON API's field names.
+    metadata = models.JSONField(default=dict)
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    yanked = models.BooleanField(default=False)
+    yanked_reason = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "canonical_version"], name="packages_release_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.version}"
+
+
+class File(models.Model):
+    SDIST = "sdist"
+    WHEEL = "bdist_wheel"
+    PACKAGETYPE_CHOICES = [(SDIST, SDIST), (WHEEL, WHEEL)]
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="files")
+    filename = models.CharField(max_length=255, unique=True)
+    path = models.CharField(max_length=512, db_index=True)  # in the file store, by content
+    size = models.BigIntegerField()
+    sha256_digest = models.CharField(max_length=64, db_index=True)
+    blake2_256_digest = models.CharField(max_length=64)
+    md5_digest = models.CharField(max_length=32)
+    packagetype = models.CharField(max_length=16, choices=PACKAGETYPE_CHOICES)
+    python_version = models.CharField(max_length=64)
+    requires_python = models.CharField(max_length=256, blank=True)
+    upload_time = models.DateTimeField(default=timezone.now)
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # PEP 658: the wheel's METADATA, served beside the file.
+    metadata_path = models.CharField(max_length=512, blank=True, db_index=True)
+    metadata_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["filename"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class UsedFilename(models.Model):
+    """Every filename ever uploaded, so a deleted file's name is never reused for other bytes."""
+
+    filename = models.CharField(max_length=255, unique=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.filename

@@ -1,0 +1,47 @@
+"""Reading projects, releases and files in the shapes the index's pages need."""
+
+from dataclasses import dataclass
+
+from packaging.version import InvalidVersion, Version
+
+from packyard.packages.models import File, Project, Release
+
+
+def version_key(release: Release) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(release.version))
+    except InvalidVersion:
+        return (0, release.version)
+
+
+@dataclass
+class ProjectListing:
+    project: Project
+    releases: list[Release]  # oldest first
+    files: list[File]  # by filename, each with its release loaded
+
+    @property
+    def latest(self) -> Release | None:
+        """The newest release that is neither yanked nor a pre-release, else the newest."""
+        candidates = [r for r in self.releases if not r.yanked]
+        stable = [r for r in candidates if not _is_prerelease(r)]
+        for group in (stable, candidates, self.releases):
+            if group:
+                return group[-1]
+        return None
+
+
+def _is_prerelease(release: Release) -> bool:
+    try:
+        return Version(release.version).is_prerelease
+    except InvalidVersion:
+        return True
+
+
+def project_listing(project: Project) -> ProjectListing:
+    releases = sorted(project.releases.all(), key=version_key)
+    by_id = {release.pk: release for release in releases}
+    files = list(File.objects.filter(release__project=project).order_by("filename"))
+    for file in files:
+        file.release = by_id[file.release_id]
+    return ProjectListing(project=project, releases=releases, files=files)

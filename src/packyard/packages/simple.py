@@ -1,0 +1,143 @@
+"""The simple repository API: PEP 503 HTML and PEP 691 JSON, with PEPs 592, 658, 700 and 714."""
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import escape
+
+from packyard.packages.models import File, Project
+from packyard.packages.queries import ProjectListing
+
+API_VERSION = "1.1"
+JSON_V1 = "application/vnd.pypi.simple.v1+json"
+HTML_V1 = "application/vnd.pypi.simple.v1+html"
+HTML = "text/html"
+ALIASES = {
+    "application/vnd.pypi.simple.latest+json": JSON_V1,
+    "application/vnd.pypi.simple.latest+html": HTML_V1,
+    "*/*": HTML,
+    "text/*": HTML,
+}
+OFFERED = (JSON_V1, HTML_V1, HTML)
+
+
+def negotiate(request: HttpRequest) -> str | None:
+    """The content type to answer with, or None when the client accepts none of ours (406)."""
+    requested = request.GET.get("format")
+    if requested is not None:
+        requested = ALIASES.get(requested, requested)
+        return requested if requested in OFFERED else None
+    header = request.headers.get("Accept", "")
+    if not header.strip():
+        return HTML
+    choices: list[tuple[float, int, str]] = []
+    for index, item in enumerate(header.split(",")):
+        media_type, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media_type = ALIASES.get(media_type.lower(), media_type.lower())
+        if media_type in OFFERED and quality > 0:
+            choices.append((-quality, index, media_type))
+    return min(choices)[2] if choices else None
+
+
+def file_url(file: File) -> str:
+    return f"/files/{file.path}"
+
+
+def _yanked(file: File) -> str | bool:
+    if not file.release.yanked:
+        return False
+    return file.release.yanked_reason or True
+
+
+def index_json(projects: list[Project]) -> bytes:
+    return json.dumps(
+        {"meta": {"api-version": API_VERSION},
+         "projects": [{"name": project.name} for project in projects]},
+        separators=(",", ":"),
+    ).encode()  # fmt: skip
+
+
+def index_html(projects: list[Project]) -> bytes:
+    rows = "".join(
+        f'<a href="/simple/{escape(p.normalized_name)}/">{escape(p.name)}</a><br>\n'
+        for p in projects
+    )
+    return _html_page("Simple index", rows)
+
+
+def _html_page(title: str, body: str) -> bytes:
+    return (
+        "<!DOCTYPE html>\n<html>\n<head>\n"
+        f'<meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f"<title>{escape(title)}</title>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n"
+        f"{body}</body>\n</html>\n"
+    ).encode()
+
+
+def _file_json(file: File) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "filename": file.filename,
+        "url": file_url(file),
+        "hashes": {"sha256": file.sha256_digest},
+        "requires-python": file.requires_python or None,
+        "yanked": _yanked(file),
+        "size": file.size,
+        "upload-time": file.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    if file.metadata_sha256:
+        entry["core-metadata"] = {"sha256": file.metadata_sha256}
+        entry["dist-info-metadata"] = entry["core-metadata"]  # PEP 714: the old name too
+    else:
+        entry["core-metadata"] = False
+        entry["dist-info-metadata"] = False
+    return entry
+
+
+def project_json(listing: ProjectListing) -> bytes:
+    return json.dumps(
+        {
+            "meta": {"api-version": API_VERSION},
+            "name": listing.project.normalized_name,
+            "versions": [release.version for release in listing.releases],
+            "files": [_file_json(file) for file in listing.files],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _file_anchor(file: File) -> str:
+    attributes = [f'href="{escape(file_url(file))}#sha256={file.sha256_digest}"']
+    if file.requires_python:
+        attributes.append(f'data-requires-python="{escape(file.requires_python)}"')
+    if file.metadata_sha256:
+        value = f"sha256={file.metadata_sha256}"
+        attributes.append(f'data-dist-info-metadata="{value}" data-core-metadata="{value}"')
+    yanked = _yanked(file)
+    if yanked is not False:
+        reason = "" if yanked is True else str(yanked)
+        attributes.append(f'data-yanked="{escape(reason)}"')
+    return f"<a {' '.join(attributes)}>{escape(file.filename)}</a><br>\n"
+
+
+def project_html(listing: ProjectListing) -> bytes:
+    body = "".join(_file_anchor(file) for file in listing.files)
+    return _html_page(f"Links for {listing.project.normalized_name}", body)
+
+
+def render(content_type: str, *, json_body: bytes, html_body: bytes) -> HttpResponse:
+    is_json = content_type == JSON_V1
+    response = HttpResponse(
+        json_body if is_json else html_body,
+        content_type=content_type if is_json else f"{content_type}; charset=utf-8",
+    )
+    response["Vary"] = "Accept"
+    return response

@@ -1,0 +1,1 @@
+"""The upload pipeline: authenticate, receive, validate, check the archive, store, record."""

@@ -1,0 +1,175 @@
+"""Checks of the distribution file itself: its name, its archive, and the metadata inside."""
+
+import tarfile
+import zipfile
+from dataclasses import dataclass
+
+from packaging.metadata import Metadata
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from packyard.packages.upload.errors import UploadRefused
+
+# PyPI's zip-bomb rule: refuse an archive that expands past 64 MiB at more than 50 times its size.
+BOMB_MIN_EXPANDED = 64 * 1024 * 1024
+BOMB_MAX_RATIO = 50
+MAX_METADATA_SIZE = 16 * 1024 * 1024
+SDIST_SUFFIX = ".tar.gz"
+WHEEL_SUFFIX = ".whl"
+FORBIDDEN_FILENAME_CHARS = set("/\\\x00") | {chr(c) for c in range(32)} | {"\x7f"}
+
+
+@dataclass
+class CheckedArchive:
+    core_metadata: bytes | None  # the wheel's METADATA, for PEP 658
+
+
+def check_filename(*, filename: str, filetype: str, name: str, version: Version) -> None:
+    if not filename or set(filename) & FORBIDDEN_FILENAME_CHARS or ".." in filename:
+        raise UploadRefused(
+            "Invalid filename: it must not contain '/', '\\', '..' or control characters."
+        )
+    if len(filename) > 255:
+        raise UploadRefused("Invalid filename: longer than 255 characters.")
+    if filetype == "bdist_wheel":
+        _check_wheel_filename(filename, name, version)
+    elif filetype == "sdist":
+        _check_sdist_filename(filename, name, version)
+    else:
+        raise UploadRefused(
+            f"Invalid value for filetype: {filetype!r}. Use 'sdist' or 'bdist_wheel'."
+        )
+
+
+def _check_wheel_filename(filename: str, name: str, version: Version) -> None:
+    if not filename.endswith(WHEEL_SUFFIX):
+        raise UploadRefused(f"Invalid wheel filename {filename!r}: it must end with .whl.")
+    try:
+        wheel_name, wheel_version, _build, _tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename as exc:
+        raise UploadRefused(f"Invalid wheel filename {filename!r}: {exc}") from None
+    _check_matches(filename, wheel_name, wheel_version, name, version)
+
+
+def _check_sdist_filename(filename: str, name: str, version: Version) -> None:
+    expected_prefix = canonicalize_name(name).replace("-", "_") + "-"
+    if not filename.endswith(SDIST_SUFFIX):
+        raise UploadRefused(
+            f"Invalid source distribution filename {filename!r}: it must end with .tar.gz "
+            "(PEP 625)."
+        )
+    if not filename.startswith(expected_prefix):
+        raise UploadRefused(
+            f"Invalid source distribution filename {filename!r}: it must start with "
+            f"{expected_prefix!r} (PEP 625)."
+        )
+    try:
+        sdist_name, sdist_version = parse_sdist_filename(filename)
+    except InvalidSdistFilename as exc:
+        raise UploadRefused(f"Invalid source distribution filename {filename!r}: {exc}") from None
+    _check_matches(filename, sdist_name, sdist_version, name, version)
+
+
+def _check_matches(
+    filename: str, file_name: str, file_version: Version, name: str, version: Version
+) -> None:
+    if canonicalize_name(file_name) != canonicalize_name(name):
+        raise UploadRefused(
+            f"The filename {filename!r} does not match the project name {name!r} in the metadata."
+        )
+    if file_version != version:
+        raise UploadRefused(
+            f"The filename {filename!r} does not match the version {version} in the metadata."
+        )
+
+
+def _check_expansion(expanded: int, compressed: int) -> None:
+    if expanded > BOMB_MIN_EXPANDED and expanded > BOMB_MAX_RATIO * max(compressed, 1):
+        raise UploadRefused(
+            "Invalid distribution file: it expands to more than 50 times its size "
+            "(a possible zip bomb)."
+        )
+
+
+def check_wheel(path: str, *, filename: str, size: int, name: str, version: Version) -> bytes:
+    """Validate the zip and return its METADATA."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            for member in members:
+                if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise UploadRefused(
+                        f"Invalid distribution file: {member.filename!r} uses a compression "
+                        "method other than stored or deflate."
+                    )
+            _check_expansion(sum(member.file_size for member in members), size)
+            if archive.testzip() is not None:
+                raise UploadRefused("Invalid distribution file: a member fails its CRC check.")
+            return _wheel_metadata(archive, filename, name, version)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError):
+        raise UploadRefused("Invalid distribution file: not a valid zip archive.") from None
+
+
+def _wheel_metadata(archive: zipfile.ZipFile, filename: str, name: str, version: Version) -> bytes:
+    dist_info = "-".join(filename.split("-")[:2]) + ".dist-info"
+    for required in ("METADATA", "WHEEL"):
+        if f"{dist_info}/{required}" not in archive.NameToInfo:
+            raise UploadRefused(f"Invalid distribution file: {dist_info}/{required} is missing.")
+    info = archive.getinfo(f"{dist_info}/METADATA")
+    if info.file_size > MAX_METADATA_SIZE:
+        raise UploadRefused("Invalid distribution file: METADATA is too large.")
+    content = archive.read(info)
+    _check_embedded_metadata(content, name, version, where=f"{dist_info}/METADATA")
+    return content
+
+
+def _check_embedded_metadata(content: bytes, name: str, version: Version, *, where: str) -> None:
+    try:
+        embedded = Metadata.from_email(content, validate=False)
+        embedded_name, embedded_version = embedded.name, embedded.version
+    except Exception:  # packaging raises several error types for broken metadata files
+        raise UploadRefused(f"Invalid distribution file: {where} cannot be read.") from None
+    if canonicalize_name(embedded_name) != canonicalize_name(name) or embedded_version != version:
+        raise UploadRefused(
+            f"Invalid distribution file: {where} names {embedded_name} {embedded_version}, "
+            f"but the upload is {name} {version}."
+        )
+
+
+def check_sdist(path: str, *, filename: str, size: int, name: str, version: Version) -> None:
+    base = filename.removesuffix(SDIST_SUFFIX)
+    expanded = 0
+    pkg_info: bytes | None = None
+    try:
+        with tarfile.open(path, mode="r:gz") as archive:
+            for member in archive:
+                expanded += member.size
+                _check_expansion(expanded, size)
+                if member.name == f"{base}/PKG-INFO" and member.isfile():
+                    if member.size > MAX_METADATA_SIZE:
+                        raise UploadRefused("Invalid distribution file: PKG-INFO is too large.")
+                    extracted = archive.extractfile(member)
+                    pkg_info = extracted.read() if extracted is not None else None
+    except (tarfile.TarError, EOFError, OSError, ValueError):
+        raise UploadRefused("Invalid distribution file: not a valid .tar.gz archive.") from None
+    if pkg_info is None:
+        raise UploadRefused(f"Invalid distribution file: {base}/PKG-INFO is missing.")
+    _check_embedded_metadata(pkg_info, name, version, where=f"{base}/PKG-INFO")
+
+
+def check_archive(
+    path: str, *, filename: str, filetype: str, size: int, name: str, version: Version
+) -> CheckedArchive:
+    if size == 0:
+        raise UploadRefused("Invalid distribution file: the file is empty.")
+    if filetype == "bdist_wheel":
+        metadata = check_wheel(path, filename=filename, size=size, name=name, version=version)
+        return CheckedArchive(core_metadata=metadata)
+    check_sdist(path, filename=filename, size=size, name=name, version=version)
+    return CheckedArchive(core_metadata=None)

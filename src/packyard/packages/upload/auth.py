@@ -1,0 +1,100 @@
+"""Who is uploading: an API token (the default and only way under the default policy)."""
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+
+from packyard.accounts.models import User
+from packyard.accounts.ratelimit import RateLimited
+from packyard.accounts.services import password_check
+from packyard.packages.upload.errors import UploadRefused
+from packyard.tokens.services import GENERIC_FAILURE, TokenError, TokenIdentity, token_authenticate
+
+TOKEN_USERNAME = "__token__"
+
+
+@dataclass
+class Uploader:
+    user: User
+    identity: TokenIdentity | None  # None when a password was used, where policy allows it
+
+
+def _tokens_page() -> str:
+    return settings.BASE_URL + reverse("tokens:list")
+
+
+def _credentials(request: HttpRequest) -> tuple[str, str]:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        raise UploadRefused(
+            "Missing credentials: upload with the username __token__ and an API token as the "
+            f"password. Create a token at {_tokens_page()}",
+            401,
+        )
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return TOKEN_USERNAME, value.strip()
+    if scheme.lower() != "basic":
+        raise UploadRefused(GENERIC_FAILURE, 403)
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise UploadRefused(GENERIC_FAILURE, 403) from None
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        raise UploadRefused(GENERIC_FAILURE, 403)
+    return username, password
+
+
+def _check_account(user: User) -> None:
+    if not user.is_active:
+        raise UploadRefused(GENERIC_FAILURE, 403)
+    if not user.email_verified:
+        raise UploadRefused(
+            f"User {user.username!r} does not have a verified email address. Verify it at "
+            f"{settings.BASE_URL}{reverse('accounts:manage')} before uploading.",
+            403,
+        )
+
+
+def user_has_two_factor(user: User) -> bool:
+    """Whether the account has a second factor; Packyard has no second factors yet."""
+    return False
+
+
+def _password_upload(request: HttpRequest, username: str, password: str) -> Uploader:
+    policy = settings.PACKYARD_UPLOAD_AUTH
+    refusal = (
+        "Username/password uploads are not allowed on this index. Create an API token at "
+        f"{_tokens_page()} and upload with the username __token__ and the token as the password."
+    )
+    if policy == "tokens":
+        raise UploadRefused(refusal, 403)
+    try:
+        user = password_check(request=request, username=username, password=password)
+    except RateLimited as exc:
+        raise UploadRefused(
+            f"Too many failed login attempts. Try again in {exc.retry_after} seconds.", 429
+        ) from None
+    if user is None:
+        raise UploadRefused(GENERIC_FAILURE, 403)
+    if policy == "tokens-if-2fa" and user_has_two_factor(user):
+        raise UploadRefused(refusal.replace("this index", "accounts with two-factor login"), 403)
+    _check_account(user)
+    return Uploader(user=user, identity=None)
+
+
+def authenticate(request: HttpRequest) -> Uploader:
+    username, secret = _credentials(request)
+    if username != TOKEN_USERNAME:
+        return _password_upload(request, username, secret)
+    try:
+        identity = token_authenticate(raw=secret)
+    except TokenError as exc:
+        raise UploadRefused(str(exc), 403) from None
+    _check_account(identity.user)
+    return Uploader(user=identity.user, identity=identity)

@@ -1,0 +1,182 @@
+"""Storing a checked file and recording it, so that either both happen or neither is visible."""
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import readme_renderer.markdown
+import readme_renderer.rst
+import readme_renderer.txt
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from packaging.metadata import Metadata
+from packaging.utils import canonicalize_name, canonicalize_version
+
+from packyard.accounts.models import User
+from packyard.packages.models import File, Project, Release, Role, UsedFilename
+from packyard.packages.upload.errors import UploadRefused
+from packyard.packages.upload.metadata import info_from_metadata
+from packyard.packages.upload.receive import ReceivedFile
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Upload:
+    metadata: Metadata
+    filename: str
+    filetype: str
+    python_version: str
+    received: ReceivedFile
+    core_metadata: bytes | None
+
+    @property
+    def normalized_name(self) -> str:
+        return canonicalize_name(self.metadata.name)
+
+
+def storage_path(blake2_256: str, filename: str) -> str:
+    return f"packages/{blake2_256[:2]}/{blake2_256[2:4]}/{blake2_256[4:]}/{filename}"
+
+
+def file_already_exists(filename: str, sha256: str) -> bool:
+    """True for a byte-identical re-upload (answered 200); refuses a different file of that name."""
+    existing = File.objects.filter(filename=filename).values_list("sha256_digest", "blake2_256_digest").first()  # fmt: skip
+    if existing is not None:
+        if hmac.compare_digest(existing[0], sha256):
+            return True
+        raise UploadRefused(
+            f"File already exists ({filename!r}, with blake2_256 hash {existing[1]!r}). "
+            "A filename can be used once only: upload a new version instead."
+        )
+    if UsedFilename.objects.filter(filename=filename).exists():
+        raise UploadRefused(
+            "This filename was previously used by a file that has since been deleted. "
+            "Use a different version."
+        )
+    return False
+
+
+def render_description(metadata: Metadata) -> str:
+    text = metadata.description or ""
+    content_type = (metadata.description_content_type or "text/x-rst").split(";")[0].strip()
+    if not text.strip():
+        return ""
+    if content_type == "text/markdown":
+        variant = "GFM" if "variant=commonmark" not in (metadata.description_content_type or "") else "CommonMark"  # fmt: skip
+        rendered = readme_renderer.markdown.render(text, variant=variant)
+    elif content_type == "text/plain":
+        rendered = readme_renderer.txt.render(text)
+    else:
+        rendered = readme_renderer.rst.render(text)
+        if rendered is None:
+            raise UploadRefused(
+                "The description failed to render as reStructuredText. Set "
+                "description_content_type (e.g. text/markdown) or fix the markup."
+            )
+    return rendered or ""
+
+
+Authorizer = Callable[[Project | None], None]
+
+
+def _lock_or_create_project(upload: Upload, user: User, authorize: Authorizer) -> Project:
+    """The project, locked for this transaction, or a new one with the uploader as its Owner."""
+    project = (
+        Project.objects.select_for_update()
+        .filter(normalized_name=upload.normalized_name)
+        .first()
+    )
+    authorize(project)
+    if project is None:
+        project = Project.objects.create(
+            name=upload.metadata.name, normalized_name=upload.normalized_name
+        )
+        Role.objects.create(project=project, user=user, role_name=Role.OWNER)
+    return project
+
+
+def _release_for(project: Project, upload: Upload, user: User) -> Release:
+    version = str(upload.metadata.version)
+    canonical = canonicalize_version(upload.metadata.version, strip_trailing_zero=True)
+    release = Release.objects.filter(project=project, canonical_version=canonical).first()
+    if release is not None:
+        return release
+    return Release.objects.create(
+        project=project, version=version, canonical_version=canonical,
+        summary=(upload.metadata.summary or "")[:512],
+        description_html=render_description(upload.metadata),
+        description_content_type=upload.metadata.description_content_type or "",
+        requires_python=str(upload.metadata.requires_python or ""),
+        metadata=info_from_metadata(upload.metadata), uploader=user,
+    )  # fmt: skip
+
+
+def _save_blob(path: str, content: object, created: list[str]) -> None:
+    if default_storage.exists(path):
+        return  # content-addressed: the same bytes are already there
+    saved = default_storage.save(path, content)  # type: ignore[arg-type]
+    created.append(saved)
+    if saved != path:
+        raise RuntimeError(f"the file store renamed {path!r} to {saved!r}")
+
+
+def _record(upload: Upload, user: User, authorize: Authorizer, created: list[str]) -> None:
+    received = upload.received
+    with transaction.atomic():
+        project = _lock_or_create_project(upload, user, authorize)
+        release = _release_for(project, upload, user)
+        if upload.filetype == File.SDIST and release.files.filter(packagetype=File.SDIST).exists():
+            raise UploadRefused("Only one sdist may be uploaded per release.")
+        UsedFilename.objects.create(filename=upload.filename)
+        path = storage_path(received.blake2_256, upload.filename)
+        file = File.objects.create(
+            release=release, filename=upload.filename, path=path, size=received.size,
+            sha256_digest=received.sha256, blake2_256_digest=received.blake2_256,
+            md5_digest=received.md5, packagetype=upload.filetype,
+            python_version=upload.python_version,
+            requires_python=str(upload.metadata.requires_python or ""), uploader=user,
+            metadata_path=path + ".metadata" if upload.core_metadata is not None else "",
+            metadata_sha256=(
+                hashlib.sha256(upload.core_metadata).hexdigest()
+                if upload.core_metadata is not None else ""
+            ),
+        )  # fmt: skip
+        Project.objects.filter(pk=project.pk).update(updated=timezone.now())
+        # The bytes land before the rows commit; if the commit fails, they are removed again.
+        received.upload.seek(0)
+        _save_blob(path, received.upload, created)
+        if upload.core_metadata is not None:
+            _save_blob(file.metadata_path, ContentFile(upload.core_metadata), created)
+
+
+def record_upload(*, upload: Upload, user: User, authorize: Authorizer) -> None:
+    """Create the rows and store the bytes in one transaction; undo the store if it fails."""
+    for attempt in range(2):
+        created_paths: list[str] = []
+        try:
+            _record(upload, user, authorize, created_paths)
+            return
+        except IntegrityError:
+            _discard(created_paths)
+            if file_already_exists(upload.filename, upload.received.sha256):
+                return
+            if attempt == 1:
+                raise UploadRefused(
+                    "A concurrent upload changed this project; try again.", 409
+                ) from None
+        except BaseException:
+            _discard(created_paths)
+            raise
+
+
+def _discard(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            default_storage.delete(path)
+        except OSError:
+            logger.exception("could not remove %s after a failed upload", path)

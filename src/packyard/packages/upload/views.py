@@ -1,0 +1,132 @@
+import hmac
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.views.decorators.csrf import csrf_exempt
+from packaging.utils import canonicalize_name
+
+from packyard.http import plain_error, unauthorized
+from packyard.packages.models import Project, Role
+from packyard.packages.upload import archive, auth, metadata, receive, store
+from packyard.packages.upload.errors import UploadRefused
+from packyard.tokens.services import TokenScopeError, token_touch
+
+logger = logging.getLogger(__name__)
+
+# Room for the form fields (the README among them) beside the file itself.
+FIELDS_ALLOWANCE = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1024 * 1024
+# After a refusal the rest of the body is read and dropped, up to this much, so that the client
+# gets to read our answer instead of a connection reset.
+MAX_DRAIN = 256 * 1024 * 1024
+DIGEST_FIELDS = ("sha256_digest", "blake2_256_digest", "md5_digest")
+
+
+def _check_form(fields: QueryDict) -> None:
+    action = fields.get(":action", "")
+    if action != "file_upload":
+        raise UploadRefused(f"Unknown :action {action!r}: this endpoint accepts file_upload.")
+    version = fields.get("protocol_version", "1")
+    if version != "1":
+        raise UploadRefused(f"Unknown protocol_version {version!r}: this endpoint speaks 1.")
+
+
+def _check_digests(fields: QueryDict, received: receive.ReceivedFile) -> None:
+    actual = {
+        "sha256_digest": received.sha256, "blake2_256_digest": received.blake2_256,
+        "md5_digest": received.md5,
+    }  # fmt: skip
+    if not any(fields.get(name, "").strip() for name in DIGEST_FIELDS):
+        return
+    for name in DIGEST_FIELDS:
+        claimed = fields.get(name, "").strip().lower()
+        if claimed and not hmac.compare_digest(claimed.encode(), actual[name].encode()):
+            raise UploadRefused(
+                f"The {name.removesuffix('_digest')} digest supplied does not match the file."
+            )
+
+
+def _authorizer(uploader: auth.Uploader, normalized_name: str) -> store.Authorizer:
+    def authorize(project: Project | None) -> None:
+        if uploader.identity is not None:
+            try:
+                uploader.identity.check_project(
+                    project_name=normalized_name,
+                    project_id=str(project.id) if project is not None else None,
+                )
+            except TokenScopeError as exc:
+                raise UploadRefused(str(exc), 403) from None
+        if project is None:
+            return
+        if not Role.objects.filter(project=project, user=uploader.user).exists():
+            raise UploadRefused(
+                f"The user {uploader.user.username!r} isn't allowed to upload to project "
+                f"{project.name!r}.",
+                403,
+            )
+
+    return authorize
+
+
+def _process(request: HttpRequest, uploader: auth.Uploader) -> None:
+    fields, received = receive.receive(request, max_size=settings.PACKYARD_MAX_FILE_SIZE)
+    try:
+        _check_form(fields)
+        meta = metadata.metadata_from_form(fields)
+        filetype = fields.get("filetype", "")
+        filename = received.client_filename
+        archive.check_filename(
+            filename=filename, filetype=filetype, name=meta.name, version=meta.version
+        )
+        _check_digests(fields, received)
+        authorize = _authorizer(uploader, canonicalize_name(meta.name))
+        authorize(Project.objects.filter(normalized_name=canonicalize_name(meta.name)).first())
+        if store.file_already_exists(filename, received.sha256):
+            return
+        checked = archive.check_archive(
+            received.path, filename=filename, filetype=filetype, size=received.size,
+            name=meta.name, version=meta.version,
+        )  # fmt: skip
+        upload = store.Upload(
+            metadata=meta, filename=filename, filetype=filetype,
+            python_version=fields.get("pyversion", "")[:64] or "source",
+            received=received, core_metadata=checked.core_metadata,
+        )  # fmt: skip
+        store.record_upload(upload=upload, user=uploader.user, authorize=authorize)
+    finally:
+        received.upload.close()
+
+
+def _drain(request: HttpRequest) -> None:
+    remaining = MAX_DRAIN
+    try:
+        while remaining > 0 and (chunk := request.read(min(remaining, 1024 * 1024))):
+            remaining -= len(chunk)
+    except OSError:
+        pass
+
+
+@csrf_exempt  # a machine endpoint: authenticated by token in a header, never by a cookie
+def upload(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        response = plain_error(405, "Use POST with a multipart form to upload.")
+        response["Allow"] = "POST"
+        return response
+    try:
+        uploader = auth.authenticate(request)
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.PACKYARD_MAX_FILE_SIZE + FIELDS_ALLOWANCE:
+            raise UploadRefused(
+                "File too large. Limit for this index is "
+                f"{settings.PACKYARD_MAX_FILE_SIZE / 1024 / 1024:g} MiB.",
+                413,
+            )
+        _process(request, uploader)
+    except UploadRefused as refusal:
+        _drain(request)
+        if refusal.status == 401:
+            return unauthorized(refusal.message)
+        return plain_error(refusal.status, refusal.message)
+    if uploader.identity is not None:
+        token_touch(token=uploader.identity.token, request=request)
+    return HttpResponse("OK\n", content_type="text/plain")

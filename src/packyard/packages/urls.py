@@ -1,0 +1,19 @@
+from django.urls import path, re_path
+
+from packyard.packages import views
+from packyard.packages.upload import views as upload_views
+
+app_name = "packages"
+
+urlpatterns = [
+    # Clients POST to the exact URL they are given and do not follow redirects: answer both.
+    path("legacy/", upload_views.upload, name="upload"),
+    path("legacy", upload_views.upload),
+    path("simple/", views.simple_index, name="simple-index"),
+    path("simple/<str:name>/", views.simple_project, name="simple-project"),
+    re_path(r"^files/(?P<path>packages/[0-9a-f/]+/[^/]+)$", views.file_download, name="file"),
+    path("pypi/<str:name>/json", views.json_project, name="json-project"),
+    path("pypi/<str:name>/<str:version>/json", views.json_release, name="json-release"),
+    path("project/<str:name>/", views.project_page, name="project"),
+    path("project/<str:name>/<str:version>/", views.project_page, name="release"),
+]

@@ -1,0 +1,228 @@
+"""Django settings, read from PACKYARD_* environment variables (see docs/configuration.md)."""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from packyard.env import (
+    database_from_url,
+    email_from_url,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+    env_size,
+    env_str,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+ENV = env_choice("PACKYARD_ENV", "development", ("development", "production"))
+PRODUCTION = ENV == "production"
+DEBUG = env_bool("PACKYARD_DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("PACKYARD_DEBUG must be off when PACKYARD_ENV=production.")
+
+DATA_DIR = Path(env_str("PACKYARD_DATA_DIR", "./packyard-data")).resolve()
+
+
+def _development_secret_key() -> str:
+    """A key generated once per data directory, so a newcomer needs no configuration."""
+    path = DATA_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker wrote it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+SECRET_KEY = env_secret("PACKYARD_SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "PACKYARD_SECRET_KEY (or PACKYARD_SECRET_KEY_FILE) is required in production: "
+            "50 or more random characters."
+        )
+    SECRET_KEY = _development_secret_key()
+elif PRODUCTION and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("PACKYARD_SECRET_KEY must be at least 50 characters long.")
+
+BASE_URL = env_str("PACKYARD_BASE_URL", "" if PRODUCTION else "http://localhost:8000").rstrip("/")
+if PRODUCTION and not BASE_URL.startswith("https://"):
+    raise ImproperlyConfigured(
+        "PACKYARD_BASE_URL must be the site's https:// address in production, "
+        f"not {BASE_URL or 'unset'!r}."
+    )
+if not BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"PACKYARD_BASE_URL must start with https://, not {BASE_URL!r}.")
+SITE_DOMAIN = urlsplit(BASE_URL).hostname or "localhost"
+SITE_NAME = env_str("PACKYARD_SITE_NAME", "Packyard")
+
+ALLOWED_HOSTS = env_list("PACKYARD_ALLOWED_HOSTS")
+if not ALLOWED_HOSTS:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "PACKYARD_ALLOWED_HOSTS is required in production: the host names the site answers "
+            "to, comma separated."
+        )
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", SITE_DOMAIN]
+CSRF_TRUSTED_ORIGINS = [BASE_URL]
+
+# Client addresses: X-Forwarded-For is trusted only for this many proxies, counted from the right.
+PROXY_COUNT = env_int("PACKYARD_PROXY_COUNT", 0)
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "packyard.accounts",
+    "packyard.tokens",
+    "packyard.packages",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "packyard.middleware.SecurityHeadersMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "packyard.urls"
+WSGI_APPLICATION = "packyard.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:manage"
+LOGOUT_REDIRECT_URL = "home"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "packyard.context_processors.site",
+            ],
+        },
+    }
+]
+
+_database_url = env_secret("PACKYARD_DATABASE_URL")
+if _database_url:
+    DATABASES = {"default": database_from_url(_database_url)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "packyard.sqlite3",
+            # Concurrent workers: WAL lets readers run beside a writer, IMMEDIATE takes the write
+            # lock at BEGIN so two writers queue on the busy timeout instead of failing mid-way.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                ),
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DATA_DIR / "files", "file_permissions_mode": 0o640},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+PASSWORD_HASHERS = ["packyard.accounts.hashers.PackyardArgon2PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_RESET_TIMEOUT = 3600
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_NAME = "packyard_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = PRODUCTION
+SESSION_COOKIE_AGE = env_int("PACKYARD_SESSION_SECONDS", 12 * 3600, minimum=300)
+CSRF_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PROXY_COUNT else None
+    SECURE_SSL_REDIRECT = env_bool("PACKYARD_SSL_REDIRECT", default=False)
+
+_email = email_from_url(env_secret("PACKYARD_EMAIL_URL", f"file://{DATA_DIR / 'mail'}"))
+globals().update(_email)
+DEFAULT_FROM_EMAIL = env_str("PACKYARD_FROM_EMAIL", f"{SITE_NAME} <noreply@{SITE_DOMAIN}>")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# The upload form carries the README; files stream to disk through the upload handler.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
+FILE_UPLOAD_MAX_MEMORY_SIZE = 0
+
+PACKYARD_UPLOAD_AUTH = env_choice("PACKYARD_UPLOAD_AUTH", "tokens", ("tokens", "tokens-if-2fa", "any"))
+PACKYARD_PRIVATE = env_bool("PACKYARD_PRIVATE", default=False)
+PACKYARD_MAX_FILE_SIZE = env_size("PACKYARD_MAX_FILE_SIZE", 100 * 1024 * 1024)
+PACKYARD_TOKEN_PREFIX = env_str("PACKYARD_TOKEN_PREFIX", "packyard")
+if not PACKYARD_TOKEN_PREFIX.isalnum():
+    raise ImproperlyConfigured(
+        f"PACKYARD_TOKEN_PREFIX must be letters and digits only, not {PACKYARD_TOKEN_PREFIX!r}."
+    )
+# Token keys are derived from this secret; by default from SECRET_KEY, so rotating that
+# key revokes every token.
+PACKYARD_TOKEN_SECRET = env_secret("PACKYARD_TOKEN_SECRET") or SECRET_KEY
+PACKYARD_LOGIN_LIMIT = (10, 300)  # failures, seconds: per user and per address
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("PACKYARD_LOG_LEVEL", "INFO").upper()},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

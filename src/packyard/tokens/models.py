@@ -1,0 +1,53 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def live(self) -> "ApiTokenQuerySet":
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires__isnull=True) | models.Q(expires__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    # The macaroon's identifier: the only thing of the token the database can look up.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    description = models.CharField(max_length=100)
+    # The macaroon key is HMAC(server secret, salt): a copy of the database cannot forge tokens.
+    key_salt = models.BinaryField(max_length=32)
+    # The caveats issued with the token, checked again at every use.
+    caveats = models.JSONField(default=list)
+    project_names = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField(null=True, blank=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_used_user_agent = models.CharField(max_length=512, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.description} ({self.user_id})"
+
+    @property
+    def scope_label(self) -> str:
+        if self.project_names:
+            return "Projects: " + ", ".join(self.project_names)
+        return "Whole account"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires is not None and self.expires <= timezone.now()
