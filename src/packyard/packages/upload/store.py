@@ -119,7 +119,13 @@ def _release_for(project: Project, upload: Upload, user: User) -> Release:
 def _save_blob(path: str, content: object, created: list[str]) -> None:
     if default_storage.exists(path):
         return  # content-addressed: the same bytes are already there
-    saved = default_storage.save(path, content)  # type: ignore[arg-type]
+    try:
+        saved = default_storage.save(path, content)  # type: ignore[arg-type]
+    except OSError:
+        logger.exception("the file store refused %s", path)
+        raise UploadRefused(
+            "The file store is unavailable; nothing was stored. Try again later.", 503
+        ) from None
     created.append(saved)
     if saved != path:
         raise RuntimeError(f"the file store renamed {path!r} to {saved!r}")

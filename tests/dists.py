@@ -1,0 +1,56 @@
+"""Distribution files built in memory, shaped the way real build backends write them."""
+
+import hashlib
+import io
+import tarfile
+import zipfile
+
+
+def core_metadata(name: str, version: str, *, extra: str = "") -> bytes:
+    return (
+        f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\nSummary: test package\n"
+        f"{extra}\n"
+    ).encode()
+
+
+def wheel_filename(name: str, version: str) -> str:
+    return f"{name.replace('-', '_').lower()}-{version}-py3-none-any.whl"
+
+
+def sdist_filename(name: str, version: str) -> str:
+    return f"{name.replace('-', '_').lower()}-{version}.tar.gz"
+
+
+def make_wheel(name: str, version: str, *, metadata: bytes | None = None,
+               members: dict[str, bytes] | None = None) -> bytes:  # fmt: skip
+    base = f"{name.replace('-', '_').lower()}-{version}"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{name.replace('-', '_').lower()}/__init__.py", b"VALUE = 1\n")
+        archive.writestr(f"{base}.dist-info/METADATA", metadata or core_metadata(name, version))
+        archive.writestr(
+            f"{base}.dist-info/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        for member, content in (members or {}).items():
+            archive.writestr(member, content)
+        archive.writestr(f"{base}.dist-info/RECORD", b"")
+    return buffer.getvalue()
+
+
+def make_sdist(name: str, version: str, *, pkg_info: bytes | None = None) -> bytes:
+    base = sdist_filename(name, version).removesuffix(".tar.gz")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for member, content in {
+            f"{base}/PKG-INFO": pkg_info or core_metadata(name, version),
+            f"{base}/pyproject.toml": b"[project]\n",
+        }.items():
+            info = tarfile.TarInfo(member)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

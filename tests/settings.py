@@ -1,0 +1,12 @@
+"""Test settings: the real settings module, on a throwaway data directory."""
+
+import os
+import tempfile
+
+os.environ.setdefault("PACKYARD_DATA_DIR", tempfile.mkdtemp(prefix="packyard-test-"))
+os.environ.setdefault("PACKYARD_SECRET_KEY", "test-secret-key-" + "x" * 40)
+os.environ.setdefault("PACKYARD_EMAIL_URL", "console:")
+
+from packyard.settings import *  # noqa: E402,F403
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
