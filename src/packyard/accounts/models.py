@@ -1,9 +1,13 @@
+import uuid
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
+    # A UUID, as on PyPI: tokens name their user in a caveat that pypitoken reads as a UUID.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField("email address", max_length=254)
     email_verified = models.BooleanField(default=False)
 

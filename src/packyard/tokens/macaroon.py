@@ -4,6 +4,7 @@ base64, with PyPI's JSON caveats, so that the ``pypitoken`` library can read and
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 
 import pymacaroons
@@ -12,6 +13,7 @@ from pymacaroons.exceptions import MacaroonException
 # A macaroon of a handful of caveats is a few hundred bytes; anything far larger is not ours.
 MAX_TOKEN_LENGTH = 4096
 KEY_DERIVATION_CONTEXT = b"packyard/api-token-key/v1:"
+URLSAFE_BASE64 = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 
 
 class MalformedToken(Exception):
@@ -43,6 +45,8 @@ def parse(raw: str, *, prefix: str) -> pymacaroons.Macaroon:
     head, sep, body = raw.partition("-")
     if not sep or head != prefix:
         raise MalformedToken(f"the token does not start with {prefix}-")
+    if not URLSAFE_BASE64.fullmatch(body):
+        raise MalformedToken("the token is not URL-safe base64")
     try:
         macaroon = pymacaroons.Macaroon.deserialize(body)
     except (MacaroonException, binascii.Error, ValueError, TypeError, IndexError) as exc:

@@ -1,0 +1,237 @@
+import base64
+import json
+import time
+from datetime import timedelta
+
+import pymacaroons
+import pytest
+from django.utils import timezone
+from pypitoken import Token
+
+from packyard.packages.models import Project
+from packyard.tokens import macaroon
+from packyard.tokens.models import ApiToken
+from packyard.tokens.services import (
+    GENERIC_FAILURE,
+    TokenError,
+    TokenScopeError,
+    token_authenticate,
+    token_mint,
+    token_revoke,
+)
+from tests.conftest import basic_auth, upload_form
+
+pytestmark = pytest.mark.django_db
+
+
+def reissue(token: ApiToken, caveats: list[str], *, prefix: str = "packyard") -> str:
+    """A token signed with the real key but carrying the given caveats (as the holder could)."""
+    key = macaroon.derive_key(server_secret=settings_secret(), salt=bytes(token.key_salt))
+    return macaroon.mint(prefix=prefix, location="localhost", identifier=str(token.id), key=key,
+                         caveats=caveats)  # fmt: skip
+
+
+def settings_secret() -> str:
+    from django.conf import settings
+
+    return settings.PACKYARD_TOKEN_SECRET
+
+
+def test_token_wire_format_is_prefix_and_v2_macaroon(alice):
+    token, raw = token_mint(user=alice, description="ci")
+    prefix, body = raw.split("-", 1)
+    assert prefix == "packyard"
+    assert base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))[0] == 2
+    parsed = pymacaroons.Macaroon.deserialize(body)
+    assert parsed.identifier.decode() == str(token.id)
+    assert [c.caveat_id.decode() for c in parsed.first_party_caveats()] == [f'[3,"{alice.pk}"]']
+
+
+def test_key_material_is_not_stored(alice):
+    token, raw = token_mint(user=alice, description="ci")
+    assert len(bytes(token.key_salt)) == 32
+    assert raw not in json.dumps(token.caveats)
+    key = macaroon.derive_key(server_secret=settings_secret(), salt=bytes(token.key_salt))
+    assert key != bytes(token.key_salt)
+
+
+def test_fresh_token_authenticates(alice):
+    _, raw = token_mint(user=alice, description="ci")
+    assert token_authenticate(raw=raw).user == alice
+
+
+def test_pypitoken_reads_our_tokens(alice):
+    _, raw = token_mint(user=alice, description="ci")
+    loaded = Token.load(raw)
+    assert loaded.prefix == "packyard"
+    assert [r.dump() for r in loaded.restrictions] == [[3, str(alice.pk)]]
+
+
+def test_pypitoken_narrowing_to_other_project_is_enforced(alice):
+    _, raw = token_mint(user=alice, description="ci")
+    narrowed = Token.load(raw).restrict(project_names=["other"]).dump()
+    identity = token_authenticate(raw=narrowed)
+    with pytest.raises(TokenScopeError, match="not valid for project: 'demo'"):
+        identity.check_project(project_name="demo", project_id=None)
+    identity.check_project(project_name="other", project_id=None)
+
+
+def test_pypitoken_time_window_in_the_past_is_refused(alice):
+    _, raw = token_mint(user=alice, description="ci")
+    now = int(time.time())
+    narrowed = Token.load(raw).restrict(not_before=now - 100, not_after=now - 10).dump()
+    with pytest.raises(TokenError, match="token is expired"):
+        token_authenticate(raw=narrowed)
+
+
+def test_pypitoken_legacy_project_caveat_is_enforced(alice):
+    _, raw = token_mint(user=alice, description="ci")
+    narrowed = Token.load(raw).restrict(legacy_project_names=["other"]).dump()
+    identity = token_authenticate(raw=narrowed)
+    with pytest.raises(TokenScopeError):
+        identity.check_project(project_name="demo", project_id=None)
+
+
+def test_expired_token_says_expired(alice):
+    token, raw = token_mint(user=alice, description="ci", expires=timezone.now() + timedelta(days=1))
+    ApiToken.objects.filter(pk=token.pk).update(expires=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(TokenError, match="Invalid API Token: token is expired"):
+        token_authenticate(raw=raw)
+
+
+def test_expiry_caveat_alone_is_enforced(alice):
+    token, _ = token_mint(user=alice, description="ci")
+    raw = reissue(token, [json.dumps([0, int(time.time()) - 5, int(time.time()) - 50])])
+    with pytest.raises(TokenError, match="token is expired"):
+        token_authenticate(raw=raw)
+
+
+def test_not_yet_valid_caveat_is_enforced(alice):
+    token, _ = token_mint(user=alice, description="ci")
+    raw = reissue(token, [json.dumps([0, int(time.time()) + 500, int(time.time()) + 100])])
+    with pytest.raises(TokenError, match="token is not yet valid"):
+        token_authenticate(raw=raw)
+
+
+def test_user_caveat_for_another_user_is_refused(alice, bob):
+    token, _ = token_mint(user=alice, description="ci")
+    raw = reissue(token, [json.dumps([3, str(bob.pk)])])
+    with pytest.raises(TokenError, match="not valid for this user"):
+        token_authenticate(raw=raw)
+
+
+def test_project_id_caveat_refuses_recreated_project(alice):
+    project = Project.objects.create(name="demo", normalized_name="demo")
+    token, raw = token_mint(user=alice, description="ci", projects=[("demo", str(project.id))])
+    project.delete()
+    recreated = Project.objects.create(name="demo", normalized_name="demo")
+    identity = token_authenticate(raw=raw)
+    with pytest.raises(TokenScopeError, match="not valid for project: 'demo'"):
+        identity.check_project(project_name="demo", project_id=str(recreated.id))
+
+
+def test_revoked_token_says_revoked(alice):
+    token, raw = token_mint(user=alice, description="ci")
+    token_revoke(token=token, request=None)
+    with pytest.raises(TokenError, match="token has been revoked"):
+        token_authenticate(raw=raw)
+    assert alice.events.filter(tag="account:api_token:removed").exists()
+
+
+def test_unknown_token_id_gives_generic_message(alice):
+    token, _ = token_mint(user=alice, description="ci")
+    raw = reissue(token, [])
+    ApiToken.objects.filter(pk=token.pk).delete()
+    with pytest.raises(TokenError) as info:
+        token_authenticate(raw=raw)
+    assert str(info.value) == GENERIC_FAILURE
+
+
+@pytest.mark.parametrize(
+    "caveat",
+    [json.dumps([99, "x"]), json.dumps([100]), "not json", json.dumps({"version": 2}),
+     json.dumps([0, "soon", 1]), json.dumps([1, "demo"]), json.dumps([3, str(1), "extra"]), "[]"],
+)  # fmt: skip
+def test_unreadable_caveats_fail_closed(alice, caveat):
+    token, _ = token_mint(user=alice, description="ci")
+    with pytest.raises(TokenError, match="unsupported restriction"):
+        token_authenticate(raw=reissue(token, [caveat]))
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [lambda raw: "other-" + raw.split("-", 1)[1],  # bad prefix
+     lambda raw: raw + "!!!",  # bad base64
+     lambda raw: raw[:-10],  # truncated signature
+     lambda raw: raw[:-4] + ("AAAA" if not raw.endswith("AAAA") else "BBBB"),  # wrong signature
+     lambda raw: "packyard-",
+     lambda raw: "packyard-" + "A" * 5000],
+)  # fmt: skip
+def test_malformed_tokens_give_generic_message(alice, mangle):
+    _, raw = token_mint(user=alice, description="ci")
+    with pytest.raises(TokenError) as info:
+        token_authenticate(raw=mangle(raw))
+    assert str(info.value) == GENERIC_FAILURE
+
+
+def test_pypi_token_gets_a_hint(db):
+    with pytest.raises(TokenError, match="this is a PyPI token"):
+        token_authenticate(raw="pypi-AgEIcHlwaS5vcmc")
+
+
+def test_token_from_database_copy_cannot_be_forged_without_secret(alice, settings):
+    token, _ = token_mint(user=alice, description="ci")
+    forged = macaroon.mint(prefix="packyard", location="localhost", identifier=str(token.id),
+                           key=bytes(token.key_salt), caveats=[])  # fmt: skip
+    with pytest.raises(TokenError):
+        token_authenticate(raw=forged)
+
+
+def test_rotating_the_token_secret_invalidates_tokens(alice, settings):
+    _, raw = token_mint(user=alice, description="ci")
+    settings.PACKYARD_TOKEN_SECRET = "another secret entirely, long enough to be real"
+    with pytest.raises(TokenError):
+        token_authenticate(raw=raw)
+
+
+def test_unverified_user_cannot_mint(unverified):
+    with pytest.raises(TokenError, match="Verify your email"):
+        token_mint(user=unverified, description="ci")
+
+
+def test_project_scoped_token_uploads_only_to_its_project(upload, alice, alice_token):
+    assert upload(alice_token, upload_form("demo", "1.0")).status_code == 200
+    assert upload(alice_token, upload_form("other", "1.0")).status_code == 200
+    project = Project.objects.get(normalized_name="demo")
+    _, scoped = token_mint(user=alice, description="demo only", projects=[("demo", str(project.id))])
+    assert upload(scoped, upload_form("demo", "2.0")).status_code == 200
+    response = upload(scoped, upload_form("other", "2.0"))
+    assert response.status_code == 403
+    assert "project-scoped token is not valid for project: 'other'" in response.content.decode()
+    response = upload(scoped, upload_form("brand-new", "1.0"))
+    assert response.status_code == 403
+
+
+def test_revoked_token_upload_answers_403_with_reason(upload, alice):
+    token, raw = token_mint(user=alice, description="ci")
+    token_revoke(token=token, request=None)
+    response = upload(raw, upload_form())
+    assert response.status_code == 403
+    assert "token has been revoked" in response.reason_phrase
+
+
+def test_upload_records_last_use(upload, alice):
+    token, raw = token_mint(user=alice, description="ci")
+    upload(raw, upload_form())
+    token.refresh_from_db()
+    assert token.last_used is not None
+    assert token.last_used_ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize("path", ["/manage/account/", "/manage/account/tokens/",
+                                  "/manage/account/password/"])  # fmt: skip
+def test_token_cannot_open_web_pages(client, alice_token, path):
+    for header in (basic_auth("__token__", alice_token), f"Bearer {alice_token}"):
+        response = client.get(path, HTTP_AUTHORIZATION=header)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/account/login/")
