@@ -36,7 +36,7 @@ def user_create(
     superuser: bool = False,
 ) -> User:  # fmt: skip
     if User.objects.filter(username__iexact=username).exists():
-        raise AccountError(f"The username {username!r} is taken.")
+        raise AccountError("That username is taken.")
     if User.objects.annotate(e=Lower("email")).filter(e=email.lower()).exists():
         raise AccountError("That email address is already used by another account.")
     user = User(
@@ -78,7 +78,7 @@ def password_check(*, request: HttpRequest | None, username: str, password: str)
 
 
 def email_verification_link(*, user: User) -> str:
-    token = signing.dumps({"u": user.pk, "e": user.email.lower()}, salt=EMAIL_VERIFY_SALT)
+    token = signing.dumps({"u": str(user.pk), "e": user.email.lower()}, salt=EMAIL_VERIFY_SALT)
     return settings.BASE_URL + reverse("accounts:verify-email", args=[token])
 
 

@@ -1,0 +1,195 @@
+import re
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.core import mail
+from django.test import Client
+
+from packyard.accounts.models import User
+from packyard.accounts.ratelimit import Limit, RateLimited
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def csrf_post(client: Client, path: str, data: dict[str, str], **extra: str):
+    """Post as a browser does: fetch the page for its CSRF cookie, send the token back."""
+    client.get(path)
+    token = client.cookies["csrftoken"].value
+    return client.post(path, {**data, "csrfmiddlewaretoken": token}, **extra)
+
+
+def login(client: Client, username: str, password: str = PASSWORD, **extra: str):
+    return csrf_post(client, "/account/login/", {"username": username, "password": password}, **extra)
+
+
+def link_in_last_mail() -> str:
+    return re.search(r"http\S+", mail.outbox[-1].body).group(0)
+
+
+def test_register_sends_verification_link_that_verifies(client):
+    response = csrf_post(client, "/account/register/", {
+        "username": "dora", "email": "dora@example.com",
+        "password": PASSWORD, "password_confirm": PASSWORD,
+    })  # fmt: skip
+    assert response.status_code == 302
+    user = User.objects.get(username="dora")
+    assert not user.email_verified
+    assert mail.outbox[-1].to == ["dora@example.com"]
+    link = link_in_last_mail()
+    assert client.get(link.split("localhost:8000")[1]).status_code == 302
+    user.refresh_from_db()
+    assert user.email_verified
+
+
+def test_verification_link_for_changed_address_is_refused(client):
+    user = User.objects.create_user("dora", "dora@example.com", PASSWORD)
+    from packyard.accounts.services import email_verification_link
+
+    link = email_verification_link(user=user)
+    User.objects.filter(pk=user.pk).update(email="other@example.com")
+    response = client.get(link.split("localhost:8000")[1])
+    assert response.status_code == 400
+    user.refresh_from_db()
+    assert not user.email_verified
+
+
+def test_tampered_verification_link_is_refused(client, unverified):
+    assert client.get("/account/verify-email/garbage:abc/").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [({"username": "alice"}, "That username is taken."),
+     ({"username": "ALICE"}, "That username is taken."),
+     ({"email": "ALICE@example.com"}, "already used by another account"),
+     ({"password": "short", "password_confirm": "short"}, "too short"),
+     ({"password_confirm": "different"}, "The two passwords differ."),
+     ({"username": "x" * 51}, "at most 50 characters"),
+     ({"password": "p" * 1_000_000, "password_confirm": "p" * 1_000_000}, "at most 1024")],
+)  # fmt: skip
+def test_register_refusals(client, alice, data, error):
+    form = {"username": "dora", "email": "dora@example.com", "password": PASSWORD,
+            "password_confirm": PASSWORD} | data  # fmt: skip
+    response = csrf_post(client, "/account/register/", form)
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert not User.objects.filter(email__iexact="dora@example.com").exists()
+
+
+def test_login_rotates_session_key(client, alice):
+    client.get("/account/login/")
+    client.session.save()
+    before = client.cookies.get("packyard_session")
+    response = login(client, "alice")
+    assert response.status_code == 302
+    assert client.cookies["packyard_session"].value != (before.value if before else None)
+    assert client.session[SESSION_KEY] == str(alice.pk)
+    assert alice.events.filter(tag="account:login:success").exists()
+
+
+def test_wrong_password_is_refused_and_recorded(client, alice):
+    response = login(client, "alice", "wrong password")
+    assert response.status_code == 200
+    assert "The username or password is wrong." in response.content.decode()
+    assert alice.events.filter(tag="account:login:failure").count() == 1
+
+
+def test_login_limited_per_user_after_ten_failures(client, alice):
+    for _ in range(10):
+        assert login(client, "alice", "wrong", REMOTE_ADDR="10.0.0.1").status_code == 200
+    # From another address too: the limit is per user.
+    response = login(client, "alice", PASSWORD, REMOTE_ADDR="10.0.0.2")
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 300
+
+
+def test_login_limited_per_address_across_users(client, alice):
+    for index in range(10):
+        login(client, f"nobody{index}", "wrong", REMOTE_ADDR="10.0.0.3")
+    assert login(client, "alice", PASSWORD, REMOTE_ADDR="10.0.0.3").status_code == 429
+    assert login(client, "alice", PASSWORD, REMOTE_ADDR="10.0.0.4").status_code == 302
+
+
+def test_overlong_password_is_refused_without_hashing(client, alice):
+    response = login(client, "alice", "p" * 1_000_000)
+    assert response.status_code == 200
+    assert "at most 1024" in response.content.decode()
+
+
+def test_rate_limit_window_counts_and_resets(db):
+    limit = Limit("test", 2, 60)
+    limit.record("s")
+    limit.check("s")
+    limit.record("s")
+    with pytest.raises(RateLimited):
+        limit.check("s")
+    limit.reset("s")
+    limit.check("s")
+
+
+def test_password_change_logs_out_other_sessions(alice):
+    phone, laptop = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    login(phone, "alice")
+    login(laptop, "alice")
+    new_password = "an entirely new pass phrase 7"
+    response = csrf_post(laptop, "/manage/account/password/", {
+        "old_password": PASSWORD, "new_password1": new_password, "new_password2": new_password,
+    })  # fmt: skip
+    assert response.status_code == 302
+    assert laptop.get("/manage/account/").status_code == 200
+    assert phone.get("/manage/account/").status_code == 302
+    assert "Your password has changed" in mail.outbox[-1].subject
+
+
+def test_password_reset_same_answer_for_unknown_address(client, alice):
+    known = csrf_post(client, "/account/reset-password/", {"email": "alice@example.com"})
+    unknown = csrf_post(client, "/account/reset-password/", {"email": "nobody@example.com"})
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
+    assert len(mail.outbox) == 1
+
+
+def _reset_link(client: Client) -> str:
+    csrf_post(client, "/account/reset-password/", {"email": "alice@example.com"})
+    return link_in_last_mail().split("localhost:8000")[1]
+
+
+def _use_reset_link(client: Client, link: str, password: str):
+    page = client.get(link, follow=True)
+    if page.status_code != 200 or "new_password1" not in page.content.decode():
+        return page
+    token = client.cookies["csrftoken"].value
+    return client.post(page.redirect_chain[-1][0] if page.redirect_chain else link,
+                       {"new_password1": password, "new_password2": password,
+                        "csrfmiddlewaretoken": token})  # fmt: skip
+
+
+def test_password_reset_link_works_once(client, alice):
+    link = _reset_link(client)
+    response = _use_reset_link(client, link, "a brand new pass phrase 1")
+    assert response.status_code == 302
+    again = _use_reset_link(Client(enforce_csrf_checks=True), link, "another new pass phrase 2")
+    assert "This link no longer works" in again.content.decode()
+    assert alice.events.filter(tag="account:password:reset").exists()
+
+
+def test_password_reset_link_dies_after_login(client, alice):
+    link = _reset_link(client)
+    login(Client(enforce_csrf_checks=True), "alice")
+    response = _use_reset_link(Client(enforce_csrf_checks=True), link, "a brand new pass phrase 1")
+    assert "This link no longer works" in response.content.decode()
+
+
+def test_logout_needs_post(client, alice):
+    login(client, "alice")
+    assert client.get("/account/logout/").status_code == 405
+    csrf_post(client, "/manage/account/tokens/", {})  # any page to refresh the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    assert client.post("/account/logout/", {"csrfmiddlewaretoken": token}).status_code == 302
+    assert client.get("/manage/account/").status_code == 302
+
+
+def test_form_without_csrf_token_is_refused(client, alice):
+    response = client.post("/account/login/", {"username": "alice", "password": PASSWORD})
+    assert response.status_code == 403
