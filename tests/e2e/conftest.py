@@ -1,0 +1,176 @@
+"""A real ``packyard serve`` on a loopback port, and the real publishing and install tools."""
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# pdm 2.29 breaks with hishel 2 (removed SyncSqliteStorage); pdm[locked] pins hishel 1 too.
+TOOLS = ["twine", "uv", "poetry", "hatch", "pdm", "hishel<2", "flit", "build", "pip"]
+TOOLS_DIR = Path(os.environ.get("PACKYARD_E2E_TOOLS", ROOT / ".cache" / "e2e-tools"))
+COMMAND_TIMEOUT = 600
+PASSWORD = "an end-to-end pass phrase 1"
+
+
+def run(args: list[str | Path], *, cwd: Path | None = None, env: dict[str, str] | None = None,
+        check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, args))} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+@dataclass
+class Tools:
+    bin: Path
+
+    def __getattr__(self, name: str) -> Path:
+        return self.bin / name.replace("_", "-")
+
+
+@pytest.fixture(scope="session")
+def tools() -> Tools:
+    """One venv with every client, kept between runs and rebuilt when the tool list changes."""
+    stamp = hashlib.sha256(" ".join(TOOLS).encode() + sys.version.encode()).hexdigest()
+    marker = TOOLS_DIR / "tools.stamp"
+    if not (marker.exists() and marker.read_text() == stamp):
+        shutil.rmtree(TOOLS_DIR, ignore_errors=True)
+        run([sys.executable, "-m", "venv", TOOLS_DIR])
+        run([TOOLS_DIR / "bin" / "pip", "install", "--quiet", "--upgrade", *TOOLS])
+        marker.write_text(stamp)
+    return Tools(bin=TOOLS_DIR / "bin")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _fresh_postgres_database(url: str) -> str:
+    """A database of its own for the server, beside the one pytest-django made for the tests."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = f"packyard_e2e_{os.getpid()}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _drop_postgres_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    log: Path
+    token: str
+
+    @property
+    def upload_url(self) -> str:
+        return f"{self.url}/legacy/"
+
+    @property
+    def index_url(self) -> str:
+        return f"{self.url}/simple/"
+
+    def packyard(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run([sys.executable, "-m", "packyard.cli", *args], env=self.env)
+
+    def shell(self, code: str) -> None:
+        self.packyard("manage", "shell", "--no-imports", "-c", code)
+
+    def requests_seen(self) -> str:
+        return self.log.read_text()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"packyard serve exited:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)  # polling a starting server, not timing a test
+    raise AssertionError(f"packyard serve did not become healthy:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("server")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKYARD_")}
+    env |= {
+        "PACKYARD_DATA_DIR": str(data_dir),
+        "PACKYARD_BASE_URL": url,
+        "PACKYARD_EMAIL_URL": f"file://{data_dir / 'mail'}",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    database_url = os.environ.get("PACKYARD_DATABASE_URL")
+    if database_url:
+        env["PACKYARD_DATABASE_URL"] = _fresh_postgres_database(database_url)
+    log = data_dir / "server.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "packyard.cli", "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--workers", "2"],
+            env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait_healthy(url, process, log)
+        base = Server(url=url, env=env, log=log, token="")
+        run([sys.executable, "-m", "packyard.cli", "user", "create", "alice", "--email",
+             "alice@example.com"], env=env | {"PACKYARD_PASSWORD": PASSWORD})  # fmt: skip
+        token = base.packyard("token", "create", "alice").stdout.strip().splitlines()[-1]
+        yield Server(url=url, env=env, log=log, token=token)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        if database_url:
+            _drop_postgres_database(env["PACKYARD_DATABASE_URL"])
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path):
+    """Write a small project: files given as {relative path: text}."""
+
+    def make(files: dict[str, str]) -> Path:
+        for relative, text in files.items():
+            path = tmp_path / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return tmp_path
+
+    return make
