@@ -34,7 +34,9 @@ def client() -> Client:
 
 @pytest.fixture
 def alice(db: None) -> User:
-    return user_create(username="alice", email="alice@example.com", password=PASSWORD, verified=True)
+    return user_create(
+        username="alice", email="alice@example.com", password=PASSWORD, verified=True
+    )
 
 
 @pytest.fixture
@@ -61,8 +63,14 @@ def basic_auth(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-def upload_form(name: str = "demo", version: str = "1.0", *, kind: str = "wheel",
-                content: bytes | None = None, **overrides: Any) -> dict[str, Any]:  # fmt: skip
+def upload_form(
+    name: str = "demo",
+    version: str = "1.0",
+    *,
+    kind: str = "wheel",
+    content: bytes | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
     """The multipart form twine sends, with a file built to match."""
     if kind == "wheel":
         filename = dists.wheel_filename(name, version)

@@ -18,8 +18,7 @@ def _write(archive: zipfile.ZipFile, name: str, content: bytes) -> None:
 
 def core_metadata(name: str, version: str, *, extra: str = "") -> bytes:
     return (
-        f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\nSummary: test package\n"
-        f"{extra}\n"
+        f"Metadata-Version: 2.4\nName: {name}\nVersion: {version}\nSummary: test package\n{extra}\n"
     ).encode()
 
 
@@ -31,8 +30,13 @@ def sdist_filename(name: str, version: str) -> str:
     return f"{name.replace('-', '_').lower()}-{version}.tar.gz"
 
 
-def make_wheel(name: str, version: str, *, metadata: bytes | None = None,
-               members: dict[str, bytes] | None = None) -> bytes:  # fmt: skip
+def make_wheel(
+    name: str,
+    version: str,
+    *,
+    metadata: bytes | None = None,
+    members: dict[str, bytes] | None = None,
+) -> bytes:
     base = f"{name.replace('-', '_').lower()}-{version}"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -52,9 +56,10 @@ def make_wheel(name: str, version: str, *, metadata: bytes | None = None,
 def make_sdist(name: str, version: str, *, pkg_info: bytes | None = None) -> bytes:
     base = sdist_filename(name, version).removesuffix(".tar.gz")
     buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed, tarfile.open(
-        fileobj=compressed, mode="w"
-    ) as archive:
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed,
+        tarfile.open(fileobj=compressed, mode="w") as archive,
+    ):
         for member, content in {
             f"{base}/PKG-INFO": pkg_info or core_metadata(name, version),
             f"{base}/pyproject.toml": b"[project]\n",

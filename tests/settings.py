@@ -7,6 +7,6 @@ os.environ.setdefault("PACKYARD_DATA_DIR", tempfile.mkdtemp(prefix="packyard-tes
 os.environ.setdefault("PACKYARD_SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("PACKYARD_EMAIL_URL", "console:")
 
-from packyard.settings import *  # noqa: E402,F403
+from packyard.settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -17,17 +17,27 @@ def run(tmp_path: Path):
 
     def packyard(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "packyard.cli", *args], env=env | extra,
-            capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            [sys.executable, "-m", "packyard.cli", *args],
+            env=env | extra,
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
 
     assert packyard("manage", "migrate", "--verbosity", "0").returncode == 0
     return packyard
 
 
 def test_user_and_token_create(run):
-    created = run("user", "create", "erin", "--email", "erin@example.com",
-                  PACKYARD_PASSWORD="a long enough pass phrase 9")  # fmt: skip
+    created = run(
+        "user",
+        "create",
+        "erin",
+        "--email",
+        "erin@example.com",
+        PACKYARD_PASSWORD="a long enough pass phrase 9",
+    )
     assert created.returncode == 0, created.stderr
     result = run("token", "create", "erin", "--expires", "30d", "--description", "ci")
     assert result.returncode == 0, result.stderr
@@ -49,8 +59,14 @@ def test_user_create_without_password_and_terminal_explains(run):
 
 
 def test_token_create_for_unknown_project_refused(run):
-    run("user", "create", "erin", "--email", "erin@example.com",
-        PACKYARD_PASSWORD="a long enough pass phrase 9")  # fmt: skip
+    run(
+        "user",
+        "create",
+        "erin",
+        "--email",
+        "erin@example.com",
+        PACKYARD_PASSWORD="a long enough pass phrase 9",
+    )
     result = run("token", "create", "erin", "--project", "nothing")
     assert result.returncode != 0
     assert "no project named 'nothing'" in result.stderr
@@ -62,7 +78,9 @@ def test_token_create_for_unknown_user_refused(run):
     assert "No user named 'nobody'" in result.stderr
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90d", 90 * 86400), ("12h", 43200), ("2w", 1209600)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90d", 90 * 86400), ("12h", 43200), ("2w", 1209600)]
+)
 def test_parse_duration(text, seconds):
     assert parse_duration(text).total_seconds() == seconds
 

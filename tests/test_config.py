@@ -22,8 +22,11 @@ def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str
     clean |= {"PACKYARD_DATA_DIR": str(tmp_path), "PYTHONPATH": SRC} | env
     return subprocess.run(
         [sys.executable, "-c", "import packyard.settings"],
-        env=clean, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_production_settings_load_when_complete(tmp_path):
@@ -32,13 +35,15 @@ def test_production_settings_load_when_complete(tmp_path):
 
 @pytest.mark.parametrize(
     ("override", "named"),
-    [({"PACKYARD_SECRET_KEY": ""}, "PACKYARD_SECRET_KEY"),
-     ({"PACKYARD_SECRET_KEY": "short"}, "PACKYARD_SECRET_KEY"),
-     ({"PACKYARD_BASE_URL": "http://pypi.example.org"}, "PACKYARD_BASE_URL"),
-     ({"PACKYARD_BASE_URL": ""}, "PACKYARD_BASE_URL"),
-     ({"PACKYARD_ALLOWED_HOSTS": ""}, "PACKYARD_ALLOWED_HOSTS"),
-     ({"PACKYARD_DEBUG": "1"}, "PACKYARD_DEBUG")],
-)  # fmt: skip
+    [
+        ({"PACKYARD_SECRET_KEY": ""}, "PACKYARD_SECRET_KEY"),
+        ({"PACKYARD_SECRET_KEY": "short"}, "PACKYARD_SECRET_KEY"),
+        ({"PACKYARD_BASE_URL": "http://pypi.example.org"}, "PACKYARD_BASE_URL"),
+        ({"PACKYARD_BASE_URL": ""}, "PACKYARD_BASE_URL"),
+        ({"PACKYARD_ALLOWED_HOSTS": ""}, "PACKYARD_ALLOWED_HOSTS"),
+        ({"PACKYARD_DEBUG": "1"}, "PACKYARD_DEBUG"),
+    ],
+)
 def test_production_refuses_to_start_and_names_the_variable(tmp_path, override, named):
     result = load_settings(tmp_path, **(GOOD_PRODUCTION | override))
     assert result.returncode != 0
@@ -48,13 +53,15 @@ def test_production_refuses_to_start_and_names_the_variable(tmp_path, override, 
 
 @pytest.mark.parametrize(
     ("env", "named"),
-    [({"PACKYARD_MAX_FILE_SIZE": "lots"}, "PACKYARD_MAX_FILE_SIZE"),
-     ({"PACKYARD_UPLOAD_AUTH": "maybe"}, "PACKYARD_UPLOAD_AUTH"),
-     ({"PACKYARD_PRIVATE": "perhaps"}, "PACKYARD_PRIVATE"),
-     ({"PACKYARD_EMAIL_URL": "pigeon://coop"}, "PACKYARD_EMAIL_URL"),
-     ({"PACKYARD_DATABASE_URL": "mysql://x/y"}, "PACKYARD_DATABASE_URL"),
-     ({"PACKYARD_TOKEN_PREFIX": "my-prefix"}, "PACKYARD_TOKEN_PREFIX")],
-)  # fmt: skip
+    [
+        ({"PACKYARD_MAX_FILE_SIZE": "lots"}, "PACKYARD_MAX_FILE_SIZE"),
+        ({"PACKYARD_UPLOAD_AUTH": "maybe"}, "PACKYARD_UPLOAD_AUTH"),
+        ({"PACKYARD_PRIVATE": "perhaps"}, "PACKYARD_PRIVATE"),
+        ({"PACKYARD_EMAIL_URL": "pigeon://coop"}, "PACKYARD_EMAIL_URL"),
+        ({"PACKYARD_DATABASE_URL": "mysql://x/y"}, "PACKYARD_DATABASE_URL"),
+        ({"PACKYARD_TOKEN_PREFIX": "my-prefix"}, "PACKYARD_TOKEN_PREFIX"),
+    ],
+)
 def test_bad_values_are_refused_by_name(tmp_path, env, named):
     result = load_settings(tmp_path, **env)
     assert result.returncode != 0
@@ -103,10 +110,13 @@ def test_health_is_ok(client):
 
 @pytest.mark.django_db
 def test_health_reports_missing_file_store(client, settings, tmp_path):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": tmp_path / "gone"},
-    }}  # fmt: skip
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "gone"},
+        },
+    }
     response = client.get("/_/health")
     assert response.status_code == 503
     assert b"file store" in response.content

@@ -38,18 +38,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     call_command("migrate", interactive=False, verbosity=0)
     (settings.DATA_DIR / "files").mkdir(parents=True, exist_ok=True)
     argv = [
-        sys.executable, "-m", "gunicorn", "packyard.wsgi:application",
-        "--bind", f"{args.host}:{args.port}",
-        "--workers", str(args.workers),
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "packyard.wsgi:application",
+        "--bind",
+        f"{args.host}:{args.port}",
+        "--workers",
+        str(args.workers),
         # Threads keep a worker's heartbeat going while a slow client streams a large upload.
-        "--worker-class", "gthread", "--threads", str(args.threads),
-        "--timeout", "120", "--graceful-timeout", "30",
-        "--access-logfile", "-", "--error-logfile", "-",
-        "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s %(L)ss "%(a)s"',
-        "--limit-request-field_size", "16384",
-    ]  # fmt: skip
-    print(f"Packyard serving on http://{args.host}:{args.port}/ ({args.workers} workers)",
-          flush=True)  # fmt: skip
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(args.threads),
+        "--timeout",
+        "120",
+        "--graceful-timeout",
+        "30",
+        "--access-logfile",
+        "-",
+        "--error-logfile",
+        "-",
+        "--access-logformat",
+        '%(h)s "%(r)s" %(s)s %(b)s %(L)ss "%(a)s"',
+        "--limit-request-field_size",
+        "16384",
+    ]
+    print(
+        f"Packyard serving on http://{args.host}:{args.port}/ ({args.workers} workers)", flush=True
+    )
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with the server
     return 0
 
@@ -78,9 +95,12 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     try:
         password_validation.validate_password(password, User(username=args.name, email=args.email))
         user = user_create(
-            username=args.name, email=args.email, password=password, verified=True,
+            username=args.name,
+            email=args.email,
+            password=password,
+            verified=True,
             superuser=args.superuser,
-        )  # fmt: skip
+        )
     except ValidationError as exc:
         raise SystemExit("Refused: " + " ".join(exc.messages)) from None
     except AccountError as exc:
@@ -115,8 +135,10 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     except (TokenError, ValidationError) as exc:
         text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         raise SystemExit(f"Refused: {text}") from None
-    print(f"Token {token.description!r} for {user.username}, scope: {token.scope_label}, "
-          f"expires: {token.expires or 'never'}. It is shown once:")  # fmt: skip
+    print(
+        f"Token {token.description!r} for {user.username}, scope: {token.scope_label}, "
+        f"expires: {token.expires or 'never'}. It is shown once:"
+    )
     print(raw)
     return 0
 

@@ -24,9 +24,7 @@ def _reason_phrase(message: str) -> str:
 
 def plain_error(status: int, message: str) -> HttpResponse:
     """An error that twine (reason phrase), uv (body) and poetry (both) all show."""
-    response = HttpResponse(
-        message + "\n", status=status, content_type="text/plain; charset=utf-8"
-    )
+    response = HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
     response.reason_phrase = _reason_phrase(message)
     return response
 

@@ -206,7 +206,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0
 
-PACKYARD_UPLOAD_AUTH = env_choice("PACKYARD_UPLOAD_AUTH", "tokens", ("tokens", "tokens-if-2fa", "any"))
+PACKYARD_UPLOAD_AUTH = env_choice(
+    "PACKYARD_UPLOAD_AUTH", "tokens", ("tokens", "tokens-if-2fa", "any")
+)
 PACKYARD_PRIVATE = env_bool("PACKYARD_PRIVATE", default=False)
 PACKYARD_MAX_FILE_SIZE = env_size("PACKYARD_MAX_FILE_SIZE", 100 * 1024 * 1024)
 PACKYARD_TOKEN_PREFIX = env_str("PACKYARD_TOKEN_PREFIX", "packyard")

@@ -20,7 +20,9 @@ def csrf_post(client: Client, path: str, data: dict[str, str], **extra: str):
 
 
 def login(client: Client, username: str, password: str = PASSWORD, **extra: str):
-    return csrf_post(client, "/account/login/", {"username": username, "password": password}, **extra)
+    return csrf_post(
+        client, "/account/login/", {"username": username, "password": password}, **extra
+    )
 
 
 def link_in_last_mail() -> str:
@@ -28,10 +30,16 @@ def link_in_last_mail() -> str:
 
 
 def test_register_sends_verification_link_that_verifies(client):
-    response = csrf_post(client, "/account/register/", {
-        "username": "dora", "email": "dora@example.com",
-        "password": PASSWORD, "password_confirm": PASSWORD,
-    })  # fmt: skip
+    response = csrf_post(
+        client,
+        "/account/register/",
+        {
+            "username": "dora",
+            "email": "dora@example.com",
+            "password": PASSWORD,
+            "password_confirm": PASSWORD,
+        },
+    )
     assert response.status_code == 302
     user = User.objects.get(username="dora")
     assert not user.email_verified
@@ -60,17 +68,23 @@ def test_tampered_verification_link_is_refused(client, unverified):
 
 @pytest.mark.parametrize(
     ("data", "error"),
-    [({"username": "alice"}, "That username is taken."),
-     ({"username": "ALICE"}, "That username is taken."),
-     ({"email": "ALICE@example.com"}, "already used by another account"),
-     ({"password": "short", "password_confirm": "short"}, "too short"),
-     ({"password_confirm": "different"}, "The two passwords differ."),
-     ({"username": "x" * 51}, "at most 50 characters"),
-     ({"password": "p" * 1_000_000, "password_confirm": "p" * 1_000_000}, "at most 1024")],
-)  # fmt: skip
+    [
+        ({"username": "alice"}, "That username is taken."),
+        ({"username": "ALICE"}, "That username is taken."),
+        ({"email": "ALICE@example.com"}, "already used by another account"),
+        ({"password": "short", "password_confirm": "short"}, "too short"),
+        ({"password_confirm": "different"}, "The two passwords differ."),
+        ({"username": "x" * 51}, "at most 50 characters"),
+        ({"password": "p" * 1_000_000, "password_confirm": "p" * 1_000_000}, "at most 1024"),
+    ],
+)
 def test_register_refusals(client, alice, data, error):
-    form = {"username": "dora", "email": "dora@example.com", "password": PASSWORD,
-            "password_confirm": PASSWORD} | data  # fmt: skip
+    form = {
+        "username": "dora",
+        "email": "dora@example.com",
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+    } | data
     response = csrf_post(client, "/account/register/", form)
     assert response.status_code == 200
     assert error in response.content.decode()
@@ -133,9 +147,15 @@ def test_password_change_logs_out_other_sessions(alice):
     login(phone, "alice")
     login(laptop, "alice")
     new_password = "an entirely new pass phrase 7"
-    response = csrf_post(laptop, "/manage/account/password/", {
-        "old_password": PASSWORD, "new_password1": new_password, "new_password2": new_password,
-    })  # fmt: skip
+    response = csrf_post(
+        laptop,
+        "/manage/account/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": new_password,
+            "new_password2": new_password,
+        },
+    )
     assert response.status_code == 302
     assert laptop.get("/manage/account/").status_code == 200
     assert phone.get("/manage/account/").status_code == 302
@@ -160,9 +180,10 @@ def _use_reset_link(client: Client, link: str, password: str):
     if page.status_code != 200 or "new_password1" not in page.content.decode():
         return page
     token = client.cookies["csrftoken"].value
-    return client.post(page.redirect_chain[-1][0] if page.redirect_chain else link,
-                       {"new_password1": password, "new_password2": password,
-                        "csrfmiddlewaretoken": token})  # fmt: skip
+    return client.post(
+        page.redirect_chain[-1][0] if page.redirect_chain else link,
+        {"new_password1": password, "new_password2": password, "csrfmiddlewaretoken": token},
+    )
 
 
 def test_password_reset_link_works_once(client, alice):

@@ -24,12 +24,23 @@ COMMAND_TIMEOUT = 600
 PASSWORD = "an end-to-end pass phrase 1"
 
 
-def run(args: list[str | Path], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+def run(
+    args: list[str | Path],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL, check=False,
-    )  # fmt: skip
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(map(str, args))} exited {result.returncode}\n"
@@ -144,15 +155,39 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = data_dir / "server.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "packyard.cli", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "2"],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "packyard.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         _wait_healthy(url, process, log)
         base = Server(url=url, env=env, log=log, token="")
-        run([sys.executable, "-m", "packyard.cli", "user", "create", "alice", "--email",
-             "alice@example.com"], env=env | {"PACKYARD_PASSWORD": PASSWORD})  # fmt: skip
+        run(
+            [
+                sys.executable,
+                "-m",
+                "packyard.cli",
+                "user",
+                "create",
+                "alice",
+                "--email",
+                "alice@example.com",
+            ],
+            env=env | {"PACKYARD_PASSWORD": PASSWORD},
+        )
         token = base.packyard("token", "create", "alice").stdout.strip().splitlines()[-1]
         yield Server(url=url, env=env, log=log, token=token)
     finally:

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from packyard.packages.models import File, Release
-from tests.conftest import basic_auth, upload_form
 from tests import dists
+from tests.conftest import basic_auth, upload_form
 
 pytestmark = pytest.mark.django_db
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
@@ -90,12 +90,20 @@ def test_unknown_project_is_404(client, db):
 
 @pytest.mark.parametrize(
     ("accept", "expected"),
-    [("", "text/html"), ("*/*", "text/html"), (JSON_V1, JSON_V1),
-     ("application/vnd.pypi.simple.latest+json", JSON_V1),
-     (f"text/html;q=0.5, {JSON_V1};q=0.9", JSON_V1),
-     (f"{JSON_V1};q=0.1, application/vnd.pypi.simple.v1+html", "application/vnd.pypi.simple.v1+html"),
-     ("application/json", None), (f"{JSON_V1};q=0", None)],
-)  # fmt: skip
+    [
+        ("", "text/html"),
+        ("*/*", "text/html"),
+        (JSON_V1, JSON_V1),
+        ("application/vnd.pypi.simple.latest+json", JSON_V1),
+        (f"text/html;q=0.5, {JSON_V1};q=0.9", JSON_V1),
+        (
+            f"{JSON_V1};q=0.1, application/vnd.pypi.simple.v1+html",
+            "application/vnd.pypi.simple.v1+html",
+        ),
+        ("application/json", None),
+        (f"{JSON_V1};q=0", None),
+    ],
+)
 def test_content_negotiation(client, published, accept, expected):
     response = client.get("/simple/demo-pkg/", HTTP_ACCEPT=accept)
     if expected is None:
@@ -183,8 +191,12 @@ def test_json_api_release(client, published):
 
 
 def test_project_page_renders_readme_safely(client, upload, alice_token):
-    form = upload_form("demo", "1.0", description="# Hello\n<script>alert(1)</script>",
-                       description_content_type="text/markdown")  # fmt: skip
+    form = upload_form(
+        "demo",
+        "1.0",
+        description="# Hello\n<script>alert(1)</script>",
+        description_content_type="text/markdown",
+    )
     upload(alice_token, form)
     body = client.get("/project/demo/").content.decode()
     assert "Hello" in body
@@ -203,15 +215,18 @@ class TestPrivateIndex:
     def _private(self, settings):
         settings.PACKYARD_PRIVATE = True
 
-    @pytest.mark.parametrize("path", ["/simple/", "/simple/demo-pkg/", "/pypi/demo-pkg/json",
-                                      "/project/demo-pkg/", "/"])  # fmt: skip
+    @pytest.mark.parametrize(
+        "path", ["/simple/", "/simple/demo-pkg/", "/pypi/demo-pkg/json", "/project/demo-pkg/", "/"]
+    )
     def test_anonymous_read_gets_401_with_basic_challenge(self, client, published, path):
         response = client.get(path)
         assert response.status_code == 401
         assert response["WWW-Authenticate"].startswith("Basic")
 
     def test_token_can_read(self, client, published, alice_token):
-        response = client.get("/simple/demo-pkg/", HTTP_AUTHORIZATION=basic_auth("__token__", alice_token))
+        response = client.get(
+            "/simple/demo-pkg/", HTTP_AUTHORIZATION=basic_auth("__token__", alice_token)
+        )
         assert response.status_code == 200
         assert "private" in response["Cache-Control"]
 
@@ -228,5 +243,7 @@ class TestPrivateIndex:
         assert browser.get("/simple/").status_code == 200
 
     def test_bad_token_gets_401(self, client, published):
-        response = client.get("/simple/", HTTP_AUTHORIZATION=basic_auth("__token__", "packyard-AAAA"))
+        response = client.get(
+            "/simple/", HTTP_AUTHORIZATION=basic_auth("__token__", "packyard-AAAA")
+        )
         assert response.status_code == 401

@@ -29,7 +29,9 @@ def stored_files() -> list[str]:
     stack = [""]
     while stack:
         prefix = stack.pop()
-        dirs, files = default_storage.listdir(prefix) if default_storage.exists(prefix or ".") else ([], [])
+        dirs, files = (
+            default_storage.listdir(prefix) if default_storage.exists(prefix or ".") else ([], [])
+        )
         stack.extend(f"{prefix}{d}/" for d in dirs)
         found.extend(f"{prefix}{f}" for f in files)
     return found
@@ -46,10 +48,15 @@ def raw_multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[b
     boundary = "packyardboundary"
     parts = []
     for key, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
+        parts.append(
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        )
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + data
+        + b"\r\n"
     )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
@@ -70,7 +77,8 @@ def test_upload_wheel_creates_project_with_uploader_as_owner(upload, alice, alic
     assert Role.objects.get(project=project).user == alice
     assert Role.objects.get(project=project).role_name == Role.OWNER
     file = File.objects.get()
-    assert file.metadata_sha256 and default_storage.exists(file.metadata_path)
+    assert file.metadata_sha256
+    assert default_storage.exists(file.metadata_path)
     assert file.path.startswith(f"packages/{file.blake2_256_digest[:2]}/")
     with default_storage.open(file.path) as stored:
         assert stored.read() == dists.make_wheel("Demo_Pkg", "1.0")
@@ -134,7 +142,9 @@ def test_missing_credentials_answers_401_with_basic_challenge(upload):
 
 
 def test_password_upload_refused_by_default_with_advice(upload, client, alice):
-    response = client.post("/legacy/", upload_form(), HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD))
+    response = client.post(
+        "/legacy/", upload_form(), HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD)
+    )
     assert_refused(response, 403, "Username/password uploads are not allowed")
     assert "/manage/account/tokens/" in response.content.decode()
     assert_nothing_stored()
@@ -142,13 +152,17 @@ def test_password_upload_refused_by_default_with_advice(upload, client, alice):
 
 def test_password_upload_allowed_when_policy_is_any(client, alice, settings):
     settings.PACKYARD_UPLOAD_AUTH = "any"
-    response = client.post("/legacy/", upload_form(), HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD))
+    response = client.post(
+        "/legacy/", upload_form(), HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD)
+    )
     assert response.status_code == 200
 
 
 def test_wrong_password_refused_when_policy_is_any(client, alice, settings):
     settings.PACKYARD_UPLOAD_AUTH = "any"
-    response = client.post("/legacy/", upload_form(), HTTP_AUTHORIZATION=basic_auth("alice", "nope"))
+    response = client.post(
+        "/legacy/", upload_form(), HTTP_AUTHORIZATION=basic_auth("alice", "nope")
+    )
     assert_refused(response, 403, "Invalid or non-existent authentication information.")
 
 
@@ -168,7 +182,9 @@ def test_other_user_cannot_upload_to_project(upload, alice_token, bob_token):
     assert File.objects.count() == 1
 
 
-def test_project_name_differing_only_in_normalization_is_the_same_project(upload, alice_token, bob_token):
+def test_project_name_differing_only_in_normalization_is_the_same_project(
+    upload, alice_token, bob_token
+):
     upload(alice_token, upload_form("foo-bar", "1.0"))
     response = upload(bob_token, upload_form("Foo_Bar", "2.0"))
     assert_refused(response, 403, "isn't allowed to upload to project 'foo-bar'")
@@ -178,14 +194,22 @@ def test_project_name_differing_only_in_normalization_is_the_same_project(upload
 
 
 def test_non_multipart_body_refused(client, alice_token):
-    response = client.post("/legacy/", data=b"name=x", content_type="application/x-www-form-urlencoded",
-                           HTTP_AUTHORIZATION=basic_auth("__token__", alice_token))  # fmt: skip
+    response = client.post(
+        "/legacy/",
+        data=b"name=x",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
+    )
     assert_refused(response, 400, "not a valid multipart form")
 
 
 def test_malformed_multipart_boundary_refused(client, alice_token):
-    response = client.post("/legacy/", data=b"--x\r\ngarbage", content_type="multipart/form-data",
-                           HTTP_AUTHORIZATION=basic_auth("__token__", alice_token))  # fmt: skip
+    response = client.post(
+        "/legacy/",
+        data=b"--x\r\ngarbage",
+        content_type="multipart/form-data",
+        HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
+    )
     assert_refused(response, 400, "not a valid multipart form")
 
 
@@ -205,11 +229,15 @@ def test_field_sent_as_file_refused(upload, alice_token):
 
 
 def test_unknown_action_refused(upload, alice_token):
-    assert_refused(upload(alice_token, upload_form(**{":action": "submit"})), 400, "Unknown :action 'submit'")
+    assert_refused(
+        upload(alice_token, upload_form(**{":action": "submit"})), 400, "Unknown :action 'submit'"
+    )
 
 
 def test_unknown_protocol_version_refused(upload, alice_token):
-    assert_refused(upload(alice_token, upload_form(protocol_version="2")), 400, "Unknown protocol_version '2'")
+    assert_refused(
+        upload(alice_token, upload_form(protocol_version="2")), 400, "Unknown protocol_version '2'"
+    )
 
 
 def test_invalid_metadata_refused(upload, alice_token):
@@ -219,7 +247,9 @@ def test_invalid_metadata_refused(upload, alice_token):
 
 
 def test_unsupported_metadata_version_refused(upload, alice_token):
-    assert_refused(upload(alice_token, upload_form(metadata_version="3.0")), 400, "metadata-version '3.0'")
+    assert_refused(
+        upload(alice_token, upload_form(metadata_version="3.0")), 400, "metadata-version '3.0'"
+    )
 
 
 def test_missing_version_refused(upload, alice_token):
@@ -230,26 +260,42 @@ def test_missing_version_refused(upload, alice_token):
 
 def test_name_disagreeing_with_filename_refused(upload, alice_token):
     form = upload_form("demo", "1.0", content=dists.make_wheel("other", "1.0"))
-    form["content"] = SimpleUploadedFile(dists.wheel_filename("other", "1.0"), dists.make_wheel("other", "1.0"))
+    form["content"] = SimpleUploadedFile(
+        dists.wheel_filename("other", "1.0"), dists.make_wheel("other", "1.0")
+    )
     form["sha256_digest"] = dists.sha256(dists.make_wheel("other", "1.0"))
     assert_refused(upload(alice_token, form), 400, "does not match the project name 'demo'")
 
 
 def test_version_disagreeing_with_filename_refused(upload, alice_token):
     form = upload_form("demo", "2.0")
-    form["content"] = SimpleUploadedFile(dists.wheel_filename("demo", "1.0"), dists.make_wheel("demo", "1.0"))
+    form["content"] = SimpleUploadedFile(
+        dists.wheel_filename("demo", "1.0"), dists.make_wheel("demo", "1.0")
+    )
     form.pop("sha256_digest")
     assert_refused(upload(alice_token, form), 400, "does not match the version 2.0")
 
 
-@pytest.mark.parametrize("filename", ["../demo-1.0-py3-none-any.whl", "a/demo-1.0-py3-none-any.whl",
-                                      "a\\demo-1.0-py3-none-any.whl", "demo-1.0\x01-py3-none-any.whl",
-                                      "demo-1.0-py3-none-any.whl\x00"])  # fmt: skip
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "../demo-1.0-py3-none-any.whl",
+        "a/demo-1.0-py3-none-any.whl",
+        "a\\demo-1.0-py3-none-any.whl",
+        "demo-1.0\x01-py3-none-any.whl",
+        "demo-1.0-py3-none-any.whl\x00",
+    ],
+)
 def test_unsafe_filename_refused(client, alice_token, filename):
     data = dists.make_wheel("demo", "1.0")
     body, content_type = raw_multipart(text_fields(upload_form()), filename, data)
-    response = client.generic("POST", "/legacy/", body, content_type=content_type,
-                              HTTP_AUTHORIZATION=basic_auth("__token__", alice_token))  # fmt: skip
+    response = client.generic(
+        "POST",
+        "/legacy/",
+        body,
+        content_type=content_type,
+        HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
+    )
     assert_refused(response, 400, "Invalid filename")
     assert_nothing_stored()
 
@@ -284,7 +330,9 @@ def test_file_over_limit_refused_with_413(upload, alice_token, settings):
 
 
 def test_corrupt_zip_refused(upload, alice_token):
-    assert_refused(upload(alice_token, upload_form(content=b"PK\x03\x04 not a zip")), 400, "not a valid zip")
+    assert_refused(
+        upload(alice_token, upload_form(content=b"PK\x03\x04 not a zip")), 400, "not a valid zip"
+    )
     assert_nothing_stored()
 
 
@@ -365,7 +413,9 @@ def test_zip_sdist_refused(upload, alice_token):
 
 
 def test_unknown_filetype_refused(upload, alice_token):
-    assert_refused(upload(alice_token, upload_form(filetype="bdist_egg")), 400, "Invalid value for filetype")
+    assert_refused(
+        upload(alice_token, upload_form(filetype="bdist_egg")), 400, "Invalid value for filetype"
+    )
 
 
 def test_second_sdist_for_release_refused(upload, alice_token):
@@ -392,7 +442,9 @@ def test_deleted_filename_cannot_be_reused(upload, alice_token):
 
 
 def test_rst_description_that_fails_to_render_refused(upload, alice_token):
-    response = upload(alice_token, upload_form(description="Title\n===\n\n.. raw:: html\n\n   <b>x</b>\n"))
+    response = upload(
+        alice_token, upload_form(description="Title\n===\n\n.. raw:: html\n\n   <b>x</b>\n")
+    )
     assert_refused(response, 400, "The description failed to render")
     assert_nothing_stored()
 
@@ -433,4 +485,3 @@ def test_failed_metadata_store_removes_stored_file(upload, alice_token, monkeypa
 def test_client_sees_refusal_not_500_for_huge_form_field(upload, alice_token):
     response = upload(alice_token, upload_form(description="x" * (9 * 1024 * 1024)))
     assert_refused(response, 413, "The form fields are too large.")
-

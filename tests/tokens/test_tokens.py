@@ -27,8 +27,9 @@ pytestmark = pytest.mark.django_db
 def reissue(token: ApiToken, caveats: list[str], *, prefix: str = "packyard") -> str:
     """A token signed with the real key but carrying the given caveats (as the holder could)."""
     key = macaroon.derive_key(server_secret=settings_secret(), salt=bytes(token.key_salt))
-    return macaroon.mint(prefix=prefix, location="localhost", identifier=str(token.id), key=key,
-                         caveats=caveats)  # fmt: skip
+    return macaroon.mint(
+        prefix=prefix, location="localhost", identifier=str(token.id), key=key, caveats=caveats
+    )
 
 
 def settings_secret() -> str:
@@ -93,7 +94,9 @@ def test_pypitoken_legacy_project_caveat_is_enforced(alice):
 
 
 def test_expired_token_says_expired(alice):
-    token, raw = token_mint(user=alice, description="ci", expires=timezone.now() + timedelta(days=1))
+    token, raw = token_mint(
+        user=alice, description="ci", expires=timezone.now() + timedelta(days=1)
+    )
     ApiToken.objects.filter(pk=token.pk).update(expires=timezone.now() - timedelta(seconds=1))
     with pytest.raises(TokenError, match="Invalid API Token: token is expired"):
         token_authenticate(raw=raw)
@@ -122,7 +125,7 @@ def test_user_caveat_for_another_user_is_refused(alice, bob):
 
 def test_project_id_caveat_refuses_recreated_project(alice):
     project = Project.objects.create(name="demo", normalized_name="demo")
-    token, raw = token_mint(user=alice, description="ci", projects=[("demo", str(project.id))])
+    _, raw = token_mint(user=alice, description="ci", projects=[("demo", str(project.id))])
     project.delete()
     recreated = Project.objects.create(name="demo", normalized_name="demo")
     identity = token_authenticate(raw=raw)
@@ -149,9 +152,17 @@ def test_unknown_token_id_gives_generic_message(alice):
 
 @pytest.mark.parametrize(
     "caveat",
-    [json.dumps([99, "x"]), json.dumps([100]), "not json", json.dumps({"version": 2}),
-     json.dumps([0, "soon", 1]), json.dumps([1, "demo"]), json.dumps([3, str(1), "extra"]), "[]"],
-)  # fmt: skip
+    [
+        json.dumps([99, "x"]),
+        json.dumps([100]),
+        "not json",
+        json.dumps({"version": 2}),
+        json.dumps([0, "soon", 1]),
+        json.dumps([1, "demo"]),
+        json.dumps([3, str(1), "extra"]),
+        "[]",
+    ],
+)
 def test_unreadable_caveats_fail_closed(alice, caveat):
     token, _ = token_mint(user=alice, description="ci")
     with pytest.raises(TokenError, match="unsupported restriction"):
@@ -160,13 +171,15 @@ def test_unreadable_caveats_fail_closed(alice, caveat):
 
 @pytest.mark.parametrize(
     "mangle",
-    [lambda raw: "other-" + raw.split("-", 1)[1],  # bad prefix
-     lambda raw: raw + "!!!",  # bad base64
-     lambda raw: raw[:-10],  # truncated signature
-     lambda raw: raw[:-4] + ("AAAA" if not raw.endswith("AAAA") else "BBBB"),  # wrong signature
-     lambda raw: "packyard-",
-     lambda raw: "packyard-" + "A" * 5000],
-)  # fmt: skip
+    [
+        lambda raw: "other-" + raw.split("-", 1)[1],  # bad prefix
+        lambda raw: raw + "!!!",  # bad base64
+        lambda raw: raw[:-10],  # truncated signature
+        lambda raw: raw[:-4] + ("AAAA" if not raw.endswith("AAAA") else "BBBB"),  # wrong signature
+        lambda raw: "packyard-",
+        lambda raw: "packyard-" + "A" * 5000,
+    ],
+)
 def test_malformed_tokens_give_generic_message(alice, mangle):
     _, raw = token_mint(user=alice, description="ci")
     with pytest.raises(TokenError) as info:
@@ -181,8 +194,13 @@ def test_pypi_token_gets_a_hint(db):
 
 def test_token_from_database_copy_cannot_be_forged_without_secret(alice, settings):
     token, _ = token_mint(user=alice, description="ci")
-    forged = macaroon.mint(prefix="packyard", location="localhost", identifier=str(token.id),
-                           key=bytes(token.key_salt), caveats=[])  # fmt: skip
+    forged = macaroon.mint(
+        prefix="packyard",
+        location="localhost",
+        identifier=str(token.id),
+        key=bytes(token.key_salt),
+        caveats=[],
+    )
     with pytest.raises(TokenError):
         token_authenticate(raw=forged)
 
@@ -203,7 +221,9 @@ def test_project_scoped_token_uploads_only_to_its_project(upload, alice, alice_t
     assert upload(alice_token, upload_form("demo", "1.0")).status_code == 200
     assert upload(alice_token, upload_form("other", "1.0")).status_code == 200
     project = Project.objects.get(normalized_name="demo")
-    _, scoped = token_mint(user=alice, description="demo only", projects=[("demo", str(project.id))])
+    _, scoped = token_mint(
+        user=alice, description="demo only", projects=[("demo", str(project.id))]
+    )
     assert upload(scoped, upload_form("demo", "2.0")).status_code == 200
     response = upload(scoped, upload_form("other", "2.0"))
     assert response.status_code == 403
@@ -228,8 +248,9 @@ def test_upload_records_last_use(upload, alice):
     assert token.last_used_ip == "127.0.0.1"
 
 
-@pytest.mark.parametrize("path", ["/manage/account/", "/manage/account/tokens/",
-                                  "/manage/account/password/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path", ["/manage/account/", "/manage/account/tokens/", "/manage/account/password/"]
+)
 def test_token_cannot_open_web_pages(client, alice_token, path):
     for header in (basic_auth("__token__", alice_token), f"Bearer {alice_token}"):
         response = client.get(path, HTTP_AUTHORIZATION=header)

@@ -34,8 +34,11 @@ def test_create_token_shows_it_once(alice_browser, alice):
 def test_create_project_scoped_token(alice_browser, alice):
     project = Project.objects.create(name="demo", normalized_name="demo")
     Role.objects.create(project=project, user=alice, role_name=Role.OWNER)
-    csrf_post(alice_browser, "/manage/account/tokens/",
-              {"description": "demo", "projects": [str(project.id)], "expiry_days": "30"})  # fmt: skip
+    csrf_post(
+        alice_browser,
+        "/manage/account/tokens/",
+        {"description": "demo", "projects": [str(project.id)], "expiry_days": "30"},
+    )
     token = ApiToken.objects.get()
     assert token.project_names == ["demo"]
     assert token.expires is not None
@@ -44,8 +47,11 @@ def test_create_project_scoped_token(alice_browser, alice):
 def test_cannot_scope_token_to_someone_elses_project(alice_browser, bob):
     project = Project.objects.create(name="theirs", normalized_name="theirs")
     Role.objects.create(project=project, user=bob, role_name=Role.OWNER)
-    response = csrf_post(alice_browser, "/manage/account/tokens/",
-                         {"description": "x", "projects": [str(project.id)]})  # fmt: skip
+    response = csrf_post(
+        alice_browser,
+        "/manage/account/tokens/",
+        {"description": "x", "projects": [str(project.id)]},
+    )
     assert "Select a valid choice" in response.content.decode()
     assert not ApiToken.objects.exists()
 
@@ -63,7 +69,9 @@ def test_delete_token(alice_browser, alice):
     token = ApiToken.objects.get()
     alice_browser.get("/manage/account/tokens/")
     csrf = alice_browser.cookies["csrftoken"].value
-    response = alice_browser.post(f"/manage/account/tokens/{token.id}/delete/", {"csrfmiddlewaretoken": csrf})
+    response = alice_browser.post(
+        f"/manage/account/tokens/{token.id}/delete/", {"csrfmiddlewaretoken": csrf}
+    )
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
@@ -73,7 +81,9 @@ def test_cannot_delete_someone_elses_token(alice_browser, bob, bob_token):
     token = ApiToken.objects.get(user=bob)
     alice_browser.get("/manage/account/tokens/")
     csrf = alice_browser.cookies["csrftoken"].value
-    response = alice_browser.post(f"/manage/account/tokens/{token.id}/delete/", {"csrfmiddlewaretoken": csrf})
+    response = alice_browser.post(
+        f"/manage/account/tokens/{token.id}/delete/", {"csrfmiddlewaretoken": csrf}
+    )
     assert response.status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None

@@ -1,6 +1,8 @@
+from typing import Any
+
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.validators import MaxLengthValidator
 
@@ -23,7 +25,9 @@ class RegisterForm(forms.Form):
         help_text="Letters, digits and @ . + - _ only; 50 characters at most.",
         widget=forms.TextInput(attrs={"autocomplete": "username"}),
     )
-    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
     password = password_field("Password", "new-password")
     password_confirm = password_field("Confirm password", "new-password")
 
@@ -45,16 +49,24 @@ class RegisterForm(forms.Form):
 
 class LoginForm(forms.Form):
     username = forms.CharField(
-        max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True})
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     password = password_field("Password", "current-password")
 
 
-class BoundedPasswordChangeForm(PasswordChangeForm):
-    """Django's form with every password field bounded before it reaches the hasher."""
+class BoundedPasswordsMixin(forms.Form):
+    """Every password field bounded before it reaches the hasher or the validators."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.validators.append(MaxLengthValidator(MAX_PASSWORD_LENGTH))
-            field.max_length = MAX_PASSWORD_LENGTH  # type: ignore[attr-defined]
+
+
+class BoundedPasswordChangeForm(BoundedPasswordsMixin, PasswordChangeForm):
+    pass
+
+
+class BoundedSetPasswordForm(BoundedPasswordsMixin, SetPasswordForm):
+    pass

@@ -32,17 +32,24 @@ def user_find(*, username: str) -> User | None:
 
 
 def user_create(
-    *, username: str, email: str, password: str | None, verified: bool = False,
+    *,
+    username: str,
+    email: str,
+    password: str | None,
+    verified: bool = False,
     superuser: bool = False,
-) -> User:  # fmt: skip
+) -> User:
     if User.objects.filter(username__iexact=username).exists():
         raise AccountError("That username is taken.")
     if User.objects.annotate(e=Lower("email")).filter(e=email.lower()).exists():
         raise AccountError("That email address is already used by another account.")
     user = User(
-        username=username, email=email, email_verified=verified,
-        is_staff=superuser, is_superuser=superuser,
-    )  # fmt: skip
+        username=username,
+        email=email,
+        email_verified=verified,
+        is_staff=superuser,
+        is_superuser=superuser,
+    )
     if password is None:
         user.set_unusable_password()
     else:
@@ -83,8 +90,11 @@ def email_verification_link(*, user: User) -> str:
 
 
 def email_verification_send(*, user: User) -> None:
-    context = {"user": user, "link": email_verification_link(user=user),
-               "site_name": settings.SITE_NAME}  # fmt: skip
+    context = {
+        "user": user,
+        "link": email_verification_link(user=user),
+        "site_name": settings.SITE_NAME,
+    }
     send_mail(
         subject=f"[{settings.SITE_NAME}] Verify your email address",
         message=render_to_string("accounts/email/verify.txt", context),

@@ -1,9 +1,8 @@
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout, update_session_auth_hash, views as auth_views
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import SetPasswordForm
-from django.core.validators import MaxLengthValidator
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,7 +13,12 @@ from django.views.decorators.http import require_POST
 
 from packyard.accounts import services
 from packyard.accounts.events import event_record
-from packyard.accounts.forms import BoundedPasswordChangeForm, LoginForm, RegisterForm
+from packyard.accounts.forms import (
+    BoundedPasswordChangeForm,
+    BoundedSetPasswordForm,
+    LoginForm,
+    RegisterForm,
+)
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
 
@@ -118,18 +122,12 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         update_session_auth_hash(self.request, form.user)
         event_record(user=form.user, tag="account:password:change", request=self.request)
         services.security_email_send(
-            user=form.user, subject="Your password has changed",
+            user=form.user,
+            subject="Your password has changed",
             template="accounts/email/password_changed.txt",
-        )  # fmt: skip
+        )
         messages.success(self.request, "Your password has changed. Other sessions are logged out.")
         return redirect(self.get_success_url())
-
-
-class BoundedSetPasswordForm(SetPasswordForm):
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        for field in self.fields.values():
-            field.validators.append(MaxLengthValidator(services.MAX_PASSWORD_LENGTH))
 
 
 class PasswordResetView(auth_views.PasswordResetView):

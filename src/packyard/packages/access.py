@@ -7,12 +7,13 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 from packyard.http import unauthorized
 from packyard.tokens.services import TokenError, token_authenticate
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def _token_from(request: HttpRequest) -> str | None:
@@ -22,7 +23,9 @@ def _token_from(request: HttpRequest) -> str | None:
     if scheme.lower() != "basic":
         return None
     try:
-        username, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        username, _, password = (
+            base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        )
     except (binascii.Error, UnicodeDecodeError):
         return None
     return password if username == "__token__" else None
@@ -43,7 +46,7 @@ def may_read(request: HttpRequest) -> bool:
 
 def read_access(view: View) -> View:
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not may_read(request):
             return unauthorized(
                 "This index is private: use __token__ and an API token as credentials."

@@ -7,12 +7,14 @@ from typing import IO
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
 CHUNK = 256 * 1024
+OCTET_STREAM = "application/octet-stream"
 
 
-def _byte_range(header: str, size: int) -> tuple[int, int] | None | bool:
+def _byte_range(header: str, size: int) -> tuple[int, int] | bool | None:
     """(start, end) inclusive; None for no usable range (serve all); False if unsatisfiable."""
     match = RANGE_RE.fullmatch(header.strip())
     if not match or (not match.group(1) and not match.group(2)):
@@ -45,7 +47,7 @@ def _read_span(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
         handle.close()
 
 
-def _common_headers(response: HttpResponse, *, filename: str, etag: str) -> HttpResponse:
+def _common_headers(response: HttpResponseBase, *, filename: str, etag: str) -> HttpResponseBase:
     response["ETag"] = etag
     response["Accept-Ranges"] = "bytes"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -56,36 +58,45 @@ def _common_headers(response: HttpResponse, *, filename: str, etag: str) -> Http
     return response
 
 
-def serve_stored(
-    request: HttpRequest, *, path: str, filename: str, size: int, sha256: str
-) -> HttpResponse:
-    etag = f'"{sha256}"'
-    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-        return _common_headers(HttpResponse(status=304), filename=filename, etag=etag)
-    span: tuple[int, int] | None | bool = None
+def _requested_span(request: HttpRequest, etag: str, size: int) -> tuple[int, int] | bool | None:
     if_range = request.headers.get("If-Range")
-    if "Range" in request.headers and (if_range is None or if_range == etag):
-        span = _byte_range(request.headers["Range"], size)
-    if span is False:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return _common_headers(response, filename=filename, etag=etag)
-    start, end = span if isinstance(span, tuple) else (0, size - 1)
+    if "Range" not in request.headers or (if_range is not None and if_range != etag):
+        return None
+    return _byte_range(request.headers["Range"], size)
+
+
+def _body(
+    request: HttpRequest, path: str, size: int, span: tuple[int, int] | None
+) -> HttpResponseBase:
+    start, end = span or (0, size - 1)
     length = end - start + 1 if size else 0
+    response: HttpResponseBase
     if request.method == "HEAD":
-        response = HttpResponse(status=206 if span else 200, content_type="application/octet-stream")
-        response["Content-Length"] = str(length)
+        response = HttpResponse(status=206 if span else 200, content_type=OCTET_STREAM)
     elif span:
-        handle = default_storage.open(path, "rb")
-        response = StreamingHttpResponse(
-            _read_span(handle, start, length), status=206, content_type="application/octet-stream"
-        )
-        response["Content-Length"] = str(length)
+        chunks = _read_span(default_storage.open(path, "rb"), start, length)
+        response = StreamingHttpResponse(chunks, status=206, content_type=OCTET_STREAM)
     else:
-        response = FileResponse(
-            default_storage.open(path, "rb"), content_type="application/octet-stream"
-        )
-        response["Content-Length"] = str(size)
+        # FileResponse hands the file to the server's sendfile where it has one.
+        response = FileResponse(default_storage.open(path, "rb"), content_type=OCTET_STREAM)
+    response["Content-Length"] = str(length)
     if span:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response
+
+
+def serve_stored(
+    request: HttpRequest, *, path: str, filename: str, size: int, sha256: str
+) -> HttpResponseBase:
+    etag = f'"{sha256}"'
+    response: HttpResponseBase
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        span = _requested_span(request, etag, size)
+        if span is False:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+        else:
+            response = _body(request, path, size, span if isinstance(span, tuple) else None)
     return _common_headers(response, filename=filename, etag=etag)

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from packyard.accounts.models import User
+
 
 class Project(models.Model):
     # A UUID, so a project deleted and created again under its name is a different project to
@@ -13,8 +15,8 @@ class Project(models.Model):
     normalized_name = models.CharField(max_length=200, unique=True)  # PEP 503
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Role", related_name="projects"
+    members: "models.ManyToManyField[User, Role]" = models.ManyToManyField(
+        User, through="Role", related_name="projects"
     )
 
     class Meta:

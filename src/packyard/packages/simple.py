@@ -60,10 +60,12 @@ def _yanked(file: File) -> str | bool:
 
 def index_json(projects: list[Project]) -> bytes:
     return json.dumps(
-        {"meta": {"api-version": API_VERSION},
-         "projects": [{"name": project.name} for project in projects]},
+        {
+            "meta": {"api-version": API_VERSION},
+            "projects": [{"name": project.name} for project in projects],
+        },
         separators=(",", ":"),
-    ).encode()  # fmt: skip
+    ).encode()
 
 
 def index_html(projects: list[Project]) -> bytes:

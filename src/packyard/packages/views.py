@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
@@ -45,7 +46,9 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
     normalized = canonicalize_name(name)
     if normalized != name:
         query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
-        return redirect(reverse("packages:simple-project", args=[normalized]) + query, permanent=True)
+        return redirect(
+            reverse("packages:simple-project", args=[normalized]) + query, permanent=True
+        )
     content_type = simple.negotiate(request)
     if content_type is None:
         return _not_acceptable()
@@ -60,15 +63,18 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_safe
 @read_access
-def file_download(request: HttpRequest, path: str) -> HttpResponse:
+def file_download(request: HttpRequest, path: str) -> HttpResponseBase:
     if path.endswith(".metadata"):
         file = File.objects.filter(metadata_path=path).exclude(metadata_path="").first()
         if file is None:
             raise Http404("No such file")
         return serve_stored(
-            request, path=path, filename=file.filename + ".metadata",
-            size=default_storage.size(path), sha256=file.metadata_sha256,
-        )  # fmt: skip
+            request,
+            path=path,
+            filename=file.filename + ".metadata",
+            size=default_storage.size(path),
+            sha256=file.metadata_sha256,
+        )
     file = File.objects.filter(path=path).first()
     if file is None:
         raise Http404("No such file")
@@ -81,9 +87,10 @@ def _file_dict(file: File) -> dict[str, Any]:
     return {
         "comment_text": "",
         "digests": {
-            "blake2b_256": file.blake2_256_digest, "md5": file.md5_digest,
+            "blake2b_256": file.blake2_256_digest,
+            "md5": file.md5_digest,
             "sha256": file.sha256_digest,
-        },  # fmt: skip
+        },
         "downloads": -1,
         "filename": file.filename,
         "has_sig": False,
@@ -182,9 +189,7 @@ def project_page(request: HttpRequest, name: str, version: str | None = None) ->
 @require_safe
 @read_access
 def home(request: HttpRequest) -> HttpResponse:
-    recent = list(
-        Release.objects.select_related("project").order_by("-created")[:20]
-    )
+    recent = list(Release.objects.select_related("project").order_by("-created")[:20])
     counts = Project.objects.aggregate(projects=Count("id", distinct=True))
     context = {
         "recent": recent,
@@ -192,5 +197,3 @@ def home(request: HttpRequest) -> HttpResponse:
         "file_count": File.objects.count(),
     }
     return render(request, "home.html", context)
-
-

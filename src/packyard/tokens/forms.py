@@ -5,8 +5,13 @@ from django.utils import timezone
 
 from packyard.packages.models import Project
 
-EXPIRY_CHOICES = [("", "Never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"),
-                  ("365", "1 year")]  # fmt: skip
+EXPIRY_CHOICES = [
+    ("", "Never"),
+    ("7", "7 days"),
+    ("30", "30 days"),
+    ("90", "90 days"),
+    ("365", "1 year"),
+]
 
 
 class TokenCreateForm(forms.Form):

@@ -25,9 +25,7 @@ class BadSignature(Exception):
 
 
 def derive_key(*, server_secret: str, salt: bytes) -> bytes:
-    return hmac.new(
-        server_secret.encode(), KEY_DERIVATION_CONTEXT + salt, hashlib.sha256
-    ).digest()
+    return hmac.new(server_secret.encode(), KEY_DERIVATION_CONTEXT + salt, hashlib.sha256).digest()
 
 
 def mint(*, prefix: str, location: str, identifier: str, key: bytes, caveats: list[str]) -> str:

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import pymacaroons
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -57,9 +58,11 @@ class TokenIdentity:
 
     def check_project(self, *, project_name: str, project_id: str | None) -> None:
         context = Context(
-            now=int(time.time()), user_id=str(self.user.pk),
-            project_name=project_name, project_id=project_id,
-        )  # fmt: skip
+            now=int(time.time()),
+            user_id=str(self.user.pk),
+            project_name=project_name,
+            project_id=project_id,
+        )
         for caveat in self.caveats:
             if caveat.needs_project:
                 try:
@@ -75,9 +78,13 @@ def _key_for(token: ApiToken) -> bytes:
 
 
 def token_mint(
-    *, user: User, description: str, projects: list[tuple[str, str]] | None = None,
-    expires: datetime | None = None, request: HttpRequest | None = None,
-) -> tuple[ApiToken, str]:  # fmt: skip
+    *,
+    user: User,
+    description: str,
+    projects: list[tuple[str, str]] | None = None,
+    expires: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> tuple[ApiToken, str]:
     """Create a token; projects are (normalized name, id) pairs. Returns the row and the secret."""
     if not user.can_publish:
         raise TokenError("Verify your email address before creating API tokens.")
@@ -95,20 +102,30 @@ def token_mint(
     else:
         caveats.append(RequestUser(user_id=str(user.pk)))
     token = ApiToken(
-        user=user, description=description, key_salt=secrets.token_bytes(KEY_SALT_BYTES),
-        caveats=[c.to_json() for c in caveats], expires=expires,
+        user=user,
+        description=description,
+        key_salt=secrets.token_bytes(KEY_SALT_BYTES),
+        caveats=[c.to_json() for c in caveats],
+        expires=expires,
         project_names=[name for name, _ in projects or []],
-    )  # fmt: skip
+    )
     with transaction.atomic():
         token.save()
         event_record(
-            user=user, tag="account:api_token:added", request=request,
-            token_id=str(token.id), description=description, scope=token.scope_label,
-        )  # fmt: skip
+            user=user,
+            tag="account:api_token:added",
+            request=request,
+            token_id=str(token.id),
+            description=description,
+            scope=token.scope_label,
+        )
     raw = macaroon.mint(
-        prefix=settings.PACKYARD_TOKEN_PREFIX, location=settings.SITE_DOMAIN,
-        identifier=str(token.id), key=_key_for(token), caveats=token.caveats,
-    )  # fmt: skip
+        prefix=settings.PACKYARD_TOKEN_PREFIX,
+        location=settings.SITE_DOMAIN,
+        identifier=str(token.id),
+        key=_key_for(token),
+        caveats=token.caveats,
+    )
     return token, raw
 
 
@@ -121,10 +138,11 @@ def _lookup(raw: str) -> tuple[ApiToken, list[str]]:
                 "Invalid API Token: this is a PyPI token; create a token on this server."
             ) from None
         raise TokenError(GENERIC_FAILURE) from None
+    token_id = _uuid_or_none(macaroon.identifier_of(parsed))
     token = (
-        ApiToken.objects.select_related("user")
-        .filter(pk=_uuid_or_none(macaroon.identifier_of(parsed)))
-        .first()
+        ApiToken.objects.select_related("user").filter(pk=token_id).first()
+        if token_id is not None
+        else None
     )
     if token is None:
         # Spend the same HMAC work as for a real token, so timing does not tell them apart.
@@ -141,10 +159,10 @@ def _uuid_or_none(identifier: str) -> str | None:
         return None
 
 
-def _verify(parsed: object, key: bytes) -> list[str]:
+def _verify(parsed: pymacaroons.Macaroon, key: bytes) -> list[str]:
     presented: list[str] = []
     try:
-        macaroon.verify_signature(parsed, key=key, on_caveat=presented.append)  # type: ignore[arg-type]
+        macaroon.verify_signature(parsed, key=key, on_caveat=presented.append)
     except macaroon.BadSignature:
         raise TokenError(GENERIC_FAILURE) from None
     return presented
@@ -194,9 +212,7 @@ def token_touch(*, token: ApiToken, request: HttpRequest) -> None:
     )
 
 
-def token_revoke(
-    *, token: ApiToken, request: HttpRequest | None, reason: str = "user"
-) -> None:
+def token_revoke(*, token: ApiToken, request: HttpRequest | None, reason: str = "user") -> None:
     if token.revoked_at is not None:
         return
     with transaction.atomic():
@@ -205,6 +221,10 @@ def token_revoke(
         )
         if updated:
             event_record(
-                user=token.user, tag="account:api_token:removed", request=request,
-                token_id=str(token.id), description=token.description, reason=reason,
-            )  # fmt: skip
+                user=token.user,
+                tag="account:api_token:removed",
+                request=request,
+                token_id=str(token.id),
+                description=token.description,
+                reason=reason,
+            )

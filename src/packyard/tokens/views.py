@@ -27,9 +27,12 @@ def token_list(request: HttpRequest) -> HttpResponse:
         projects = [(p.normalized_name, str(p.id)) for p in form.cleaned_data["projects"]]
         try:
             token, raw = services.token_mint(
-                user=user, description=form.cleaned_data["description"], projects=projects,
-                expires=form.expires(), request=request,
-            )  # fmt: skip
+                user=user,
+                description=form.cleaned_data["description"],
+                projects=projects,
+                expires=form.expires(),
+                request=request,
+            )
         except (services.TokenError, ValidationError) as exc:
             form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
         else:
@@ -43,6 +46,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_delete(request: HttpRequest, token_id: str) -> HttpResponse:
+    assert isinstance(request.user, User)
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user, revoked_at__isnull=True)
     services.token_revoke(token=token, request=request)
     messages.success(request, f"Deleted the token {token.description!r}.")
@@ -52,6 +56,7 @@ def token_delete(request: HttpRequest, token_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def token_delete_all(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
     tokens = ApiToken.objects.filter(user=request.user, revoked_at__isnull=True)
     for token in tokens:
         services.token_revoke(token=token, request=request)

@@ -14,7 +14,7 @@ from packyard.accounts.services import password_check
 from packyard.packages.upload.errors import UploadRefused
 from packyard.tokens.services import GENERIC_FAILURE, TokenError, TokenIdentity, token_authenticate
 
-TOKEN_USERNAME = "__token__"
+TOKEN_USERNAME = "__token__"  # noqa: S105 - the username PyPI clients send with a token
 
 
 @dataclass

@@ -9,24 +9,42 @@ from packaging.utils import canonicalize_name
 from packyard.packages.upload.errors import UploadRefused
 
 SINGLE_FIELDS = {
-    "metadata_version": "metadata_version", "name": "name", "version": "version",
-    "summary": "summary", "description": "description",
-    "description_content_type": "description_content_type", "author": "author",
-    "author_email": "author_email", "maintainer": "maintainer",
-    "maintainer_email": "maintainer_email", "license": "license",
-    "license_expression": "license_expression", "home_page": "home_page",
-    "download_url": "download_url", "requires_python": "requires_python",
-}  # fmt: skip
+    "metadata_version": "metadata_version",
+    "name": "name",
+    "version": "version",
+    "summary": "summary",
+    "description": "description",
+    "description_content_type": "description_content_type",
+    "author": "author",
+    "author_email": "author_email",
+    "maintainer": "maintainer",
+    "maintainer_email": "maintainer_email",
+    "license": "license",
+    "license_expression": "license_expression",
+    "home_page": "home_page",
+    "download_url": "download_url",
+    "requires_python": "requires_python",
+}
 LIST_FIELDS = {
-    "classifiers": "classifiers", "platform": "platforms", "supported_platform":
-    "supported_platforms", "requires_dist": "requires_dist", "provides_dist": "provides_dist",
-    "obsoletes_dist": "obsoletes_dist", "requires_external": "requires_external",
-    "provides_extra": "provides_extra", "dynamic": "dynamic", "license_file": "license_files",
-    "license_files": "license_files", "import_name": "import_names",
-    "import_names": "import_names", "import_namespace": "import_namespaces",
-    "import_namespaces": "import_namespaces", "requires": "requires", "provides": "provides",
+    "classifiers": "classifiers",
+    "platform": "platforms",
+    "supported_platform": "supported_platforms",
+    "requires_dist": "requires_dist",
+    "provides_dist": "provides_dist",
+    "obsoletes_dist": "obsoletes_dist",
+    "requires_external": "requires_external",
+    "provides_extra": "provides_extra",
+    "dynamic": "dynamic",
+    "license_file": "license_files",
+    "license_files": "license_files",
+    "import_name": "import_names",
+    "import_names": "import_names",
+    "import_namespace": "import_namespaces",
+    "import_namespaces": "import_namespaces",
+    "requires": "requires",
+    "provides": "provides",
     "obsoletes": "obsoletes",
-}  # fmt: skip
+}
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
 
 

@@ -2,7 +2,7 @@
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import TemporaryUploadedFile
@@ -50,7 +50,9 @@ class HashingUploadHandler(FileUploadHandler):
             raise UploadRefused("Upload one file per request.")
         super().new_file(field_name, file_name, *args, **kwargs)
         self.temp = TemporaryUploadedFile(file_name, "application/octet-stream", 0, None)
-        self.hashes = [hashlib.sha256(), hashlib.blake2b(digest_size=32), hashlib.md5()]  # noqa: S324 - md5 is a published digest, not a security check
+        self.sha256 = hashlib.sha256()
+        self.blake2_256 = hashlib.blake2b(digest_size=32)
+        self.md5 = hashlib.md5()  # noqa: S324 - a digest PyPI publishes, not a security check
         self.size = 0
 
     def discard(self) -> None:
@@ -65,18 +67,22 @@ class HashingUploadHandler(FileUploadHandler):
                 f"File too large. Limit for this index is {_size_text(self.max_size)}.", 413
             )
         self.temp.write(raw_data)
-        for digest in self.hashes:
-            digest.update(raw_data)
+        self.sha256.update(raw_data)
+        self.blake2_256.update(raw_data)
+        self.md5.update(raw_data)
 
     def file_complete(self, file_size: int) -> TemporaryUploadedFile:
         self.temp.flush()
         self.temp.seek(0)
         self.temp.size = self.size
-        sha256, blake2, md5 = (digest.hexdigest() for digest in self.hashes)
         self.received = ReceivedFile(
-            upload=self.temp, client_filename=self.file_name or "", size=self.size,
-            sha256=sha256, blake2_256=blake2, md5=md5,
-        )  # fmt: skip
+            upload=self.temp,
+            client_filename=self.file_name or "",
+            size=self.size,
+            sha256=self.sha256.hexdigest(),
+            blake2_256=self.blake2_256.hexdigest(),
+            md5=self.md5.hexdigest(),
+        )
         return self.temp
 
 
@@ -106,7 +112,8 @@ def receive(request: HttpRequest, *, max_size: int) -> tuple[QueryDict, Received
 
 def _parse(request: HttpRequest, handler: HashingUploadHandler) -> QueryDict:
     try:
-        parser = StrictMultiPartParser(request.META, request, [handler], request.encoding)
+        body = cast(IO[bytes], request)  # the request reads its body like a file
+        parser = StrictMultiPartParser(request.META, body, [handler], request.encoding)
         fields, _files = parser.parse()
     except MultiPartParserError as exc:
         raise UploadRefused(f"The request body is not a valid multipart form: {exc}") from None

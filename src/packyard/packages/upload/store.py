@@ -45,7 +45,11 @@ def storage_path(blake2_256: str, filename: str) -> str:
 
 def file_already_exists(filename: str, sha256: str) -> bool:
     """True for a byte-identical re-upload (answered 200); refuses a different file of that name."""
-    existing = File.objects.filter(filename=filename).values_list("sha256_digest", "blake2_256_digest").first()  # fmt: skip
+    existing = (
+        File.objects.filter(filename=filename)
+        .values_list("sha256_digest", "blake2_256_digest")
+        .first()
+    )
     if existing is not None:
         if hmac.compare_digest(existing[0], sha256):
             return True
@@ -67,7 +71,11 @@ def render_description(metadata: Metadata) -> str:
     if not text.strip():
         return ""
     if content_type == "text/markdown":
-        variant = "GFM" if "variant=commonmark" not in (metadata.description_content_type or "") else "CommonMark"  # fmt: skip
+        variant = (
+            "GFM"
+            if "variant=commonmark" not in (metadata.description_content_type or "")
+            else "CommonMark"
+        )
         rendered = readme_renderer.markdown.render(text, variant=variant)
     elif content_type == "text/plain":
         rendered = readme_renderer.txt.render(text)
@@ -87,9 +95,7 @@ Authorizer = Callable[[Project | None], None]
 def _lock_or_create_project(upload: Upload, user: User, authorize: Authorizer) -> Project:
     """The project, locked for this transaction, or a new one with the uploader as its Owner."""
     project = (
-        Project.objects.select_for_update()
-        .filter(normalized_name=upload.normalized_name)
-        .first()
+        Project.objects.select_for_update().filter(normalized_name=upload.normalized_name).first()
     )
     authorize(project)
     if project is None:
@@ -107,13 +113,16 @@ def _release_for(project: Project, upload: Upload, user: User) -> Release:
     if release is not None:
         return release
     return Release.objects.create(
-        project=project, version=version, canonical_version=canonical,
+        project=project,
+        version=version,
+        canonical_version=canonical,
         summary=(upload.metadata.summary or "")[:512],
         description_html=render_description(upload.metadata),
         description_content_type=upload.metadata.description_content_type or "",
         requires_python=str(upload.metadata.requires_python or ""),
-        metadata=info_from_metadata(upload.metadata), uploader=user,
-    )  # fmt: skip
+        metadata=info_from_metadata(upload.metadata),
+        uploader=user,
+    )
 
 
 def _save_blob(path: str, content: object, created: list[str]) -> None:
@@ -141,17 +150,24 @@ def _record(upload: Upload, user: User, authorize: Authorizer, created: list[str
         UsedFilename.objects.create(filename=upload.filename)
         path = storage_path(received.blake2_256, upload.filename)
         file = File.objects.create(
-            release=release, filename=upload.filename, path=path, size=received.size,
-            sha256_digest=received.sha256, blake2_256_digest=received.blake2_256,
-            md5_digest=received.md5, packagetype=upload.filetype,
+            release=release,
+            filename=upload.filename,
+            path=path,
+            size=received.size,
+            sha256_digest=received.sha256,
+            blake2_256_digest=received.blake2_256,
+            md5_digest=received.md5,
+            packagetype=upload.filetype,
             python_version=upload.python_version,
-            requires_python=str(upload.metadata.requires_python or ""), uploader=user,
+            requires_python=str(upload.metadata.requires_python or ""),
+            uploader=user,
             metadata_path=path + ".metadata" if upload.core_metadata is not None else "",
             metadata_sha256=(
                 hashlib.sha256(upload.core_metadata).hexdigest()
-                if upload.core_metadata is not None else ""
+                if upload.core_metadata is not None
+                else ""
             ),
-        )  # fmt: skip
+        )
         Project.objects.filter(pk=project.pk).update(updated=timezone.now())
         # The bytes land before the rows commit; if the commit fails, they are removed again.
         received.upload.seek(0)

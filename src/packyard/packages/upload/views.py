@@ -33,9 +33,10 @@ def _check_form(fields: QueryDict) -> None:
 
 def _check_digests(fields: QueryDict, received: receive.ReceivedFile) -> None:
     actual = {
-        "sha256_digest": received.sha256, "blake2_256_digest": received.blake2_256,
+        "sha256_digest": received.sha256,
+        "blake2_256_digest": received.blake2_256,
         "md5_digest": received.md5,
-    }  # fmt: skip
+    }
     if not any(fields.get(name, "").strip() for name in DIGEST_FIELDS):
         return
     for name in DIGEST_FIELDS:
@@ -84,14 +85,21 @@ def _process(request: HttpRequest, uploader: auth.Uploader) -> None:
         if store.file_already_exists(filename, received.sha256):
             return
         checked = archive.check_archive(
-            received.path, filename=filename, filetype=filetype, size=received.size,
-            name=meta.name, version=meta.version,
-        )  # fmt: skip
+            received.path,
+            filename=filename,
+            filetype=filetype,
+            size=received.size,
+            name=meta.name,
+            version=meta.version,
+        )
         upload = store.Upload(
-            metadata=meta, filename=filename, filetype=filetype,
+            metadata=meta,
+            filename=filename,
+            filetype=filetype,
             python_version=fields.get("pyversion", "")[:64] or "source",
-            received=received, core_metadata=checked.core_metadata,
-        )  # fmt: skip
+            received=received,
+            core_metadata=checked.core_metadata,
+        )
         store.record_upload(upload=upload, user=uploader.user, authorize=authorize)
     finally:
         received.upload.close()
