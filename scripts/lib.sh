@@ -11,8 +11,10 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# ensure_venv [PIP INSTALL TARGET]: default is the editable checkout with its test tools.
 ensure_venv() {
     VENV=${PACKYARD_VENV:-.venv}
+    local target=${1:---editable .[test]}
     if [ ! -x "$VENV/bin/python" ]; then
         if ! python3 -m venv "$VENV" >/dev/null 2>&1; then
             rm -rf "$VENV"
@@ -21,5 +23,6 @@ ensure_venv() {
         fi
     fi
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --editable '.[test]'
+    # shellcheck disable=SC2086 # the target is one or two words on purpose
+    "$VENV/bin/python" -m pip install --quiet $target
 }
