@@ -168,7 +168,7 @@ def _find_release(listing: ProjectListing, version: str) -> Release:
 def project_page(request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
     normalized = canonicalize_name(name)
     if normalized != name:
-        args = [normalized] if version is None else [normalized, version]
+        args: list[str] = [normalized] if version is None else [normalized, version]
         view = "packages:project" if version is None else "packages:release"
         return redirect(reverse(view, args=args), permanent=True)
     listing = _listing_or_404(normalized)
