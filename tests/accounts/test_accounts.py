@@ -214,3 +214,33 @@ def test_logout_needs_post(client, alice):
 def test_form_without_csrf_token_is_refused(client, alice):
     response = client.post("/account/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 403
+
+
+def test_password_reset_mails_are_limited_per_address(client, alice):
+    for _ in range(5):
+        response = csrf_post(client, "/account/reset-password/", {"email": "alice@example.com"})
+        assert response.status_code == 302
+    assert len(mail.outbox) == 3
+
+
+def test_verification_mails_are_limited(unverified):
+    browser = Client(enforce_csrf_checks=True)
+    login(browser, "charlie")
+    for _ in range(5):
+        browser.get("/manage/account/")
+        token = browser.cookies["csrftoken"].value
+        browser.post("/account/verify-email-again/", {"csrfmiddlewaretoken": token})
+    assert len(mail.outbox) == 3
+
+
+def test_wrong_current_password_on_change_is_limited(alice):
+    browser = Client(enforce_csrf_checks=True)
+    login(browser, "alice")
+    new_password = "an entirely new pass phrase 7"
+    form = {"old_password": "wrong", "new_password1": new_password, "new_password2": new_password}
+    for _ in range(10):
+        csrf_post(browser, "/manage/account/password/", form)
+    response = csrf_post(browser, "/manage/account/password/", form | {"old_password": PASSWORD})
+    assert "Too many wrong passwords" in response.content.decode()
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)

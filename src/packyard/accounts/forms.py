@@ -6,7 +6,8 @@ from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.validators import MaxLengthValidator
 
-from packyard.accounts.services import MAX_PASSWORD_LENGTH
+from packyard.accounts.ratelimit import RateLimited
+from packyard.accounts.services import LOGIN_FAILURES_PER_USER, MAX_PASSWORD_LENGTH
 
 
 def password_field(label: str, autocomplete: str) -> forms.CharField:
@@ -65,7 +66,18 @@ class BoundedPasswordsMixin(forms.Form):
 
 
 class BoundedPasswordChangeForm(BoundedPasswordsMixin, PasswordChangeForm):
-    pass
+    def clean_old_password(self) -> str:
+        """The current password is a credential check: limited like a login."""
+        subject = self.user.get_username().lower()
+        try:
+            LOGIN_FAILURES_PER_USER.check(subject)
+        except RateLimited:
+            raise forms.ValidationError("Too many wrong passwords. Try again later.") from None
+        try:
+            return str(super().clean_old_password())
+        except forms.ValidationError:
+            LOGIN_FAILURES_PER_USER.record(subject)
+            raise
 
 
 class BoundedSetPasswordForm(BoundedPasswordsMixin, SetPasswordForm):

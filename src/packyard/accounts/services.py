@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from packyard.accounts.events import event_record
 from packyard.accounts.models import User
-from packyard.accounts.ratelimit import Limit, check_all
+from packyard.accounts.ratelimit import Limit, RateLimited, check_all
 from packyard.http import client_ip
 
 MAX_PASSWORD_LENGTH = 1024
@@ -21,6 +21,21 @@ EMAIL_VERIFY_MAX_AGE = 24 * 3600
 _failures, _window = settings.PACKYARD_LOGIN_LIMIT
 LOGIN_FAILURES_PER_USER = Limit("login-user", _failures, _window)
 LOGIN_FAILURES_PER_IP = Limit("login-ip", _failures, _window)
+# Mail we send on request: limited so that nobody can flood an inbox through us.
+RESET_MAILS_PER_ADDRESS = Limit("reset-mail", 3, 3600)
+RESET_MAILS_PER_IP = Limit("reset-mail-ip", 10, 3600)
+VERIFY_MAILS_PER_USER = Limit("verify-mail", 3, 3600)
+
+
+def mail_allowed(limits: list[tuple[Limit, str]]) -> bool:
+    """Count one more mail against each limit; False once any of them is used up."""
+    try:
+        check_all(limits)
+    except RateLimited:
+        return False
+    for limit, subject in limits:
+        limit.record(subject)
+    return True
 
 
 class AccountError(Exception):

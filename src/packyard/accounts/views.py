@@ -3,13 +3,14 @@ from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordResetForm
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from packyard.accounts import services
 from packyard.accounts.events import event_record
@@ -21,6 +22,7 @@ from packyard.accounts.forms import (
 )
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
+from packyard.http import client_ip
 
 
 def _too_many_attempts(request: HttpRequest, form: Form, exc: RateLimited) -> HttpResponse:
@@ -100,13 +102,19 @@ def verify_email_view(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def resend_verification_view(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
-    if not request.user.email_verified:
-        services.email_verification_send(user=request.user)
-        messages.info(request, f"We sent a new verification link to {request.user.email}.")
+    user = request.user
+    if user.email_verified:
+        return redirect("accounts:manage")
+    if services.mail_allowed([(services.VERIFY_MAILS_PER_USER, str(user.pk))]):
+        services.email_verification_send(user=user)
+        messages.info(request, f"We sent a new verification link to {user.email}.")
+    else:
+        messages.error(request, "We sent several links in the last hour; use one of those.")
     return redirect("accounts:manage")
 
 
 @login_required
+@require_safe
 def manage_view(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/manage.html")
 
@@ -136,6 +144,16 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password-reset-sent")
     extra_email_context = {"site_name": settings.SITE_NAME, "base_url": settings.BASE_URL}
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        limits = [
+            (services.RESET_MAILS_PER_ADDRESS, form.cleaned_data["email"].lower()),
+            (services.RESET_MAILS_PER_IP, client_ip(self.request)),
+        ]
+        if not services.mail_allowed(limits):
+            # The same answer as always: the page tells nobody whether an account exists.
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
