@@ -66,7 +66,7 @@ class Sampler(threading.Thread):
 
 
 def make_wheel(path: Path, size: int) -> None:
-    name = "bigpkg"
+    name, version = path.name.split("-")[:2]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr(f"{name}/__init__.py", b"")
         with archive.open(f"{name}/blob.bin", "w", force_zip64=True) as blob:
@@ -76,11 +76,12 @@ def make_wheel(path: Path, size: int) -> None:
                 blob.write(chunk)
                 remaining -= len(chunk)
         archive.writestr(
-            f"{name}-1.0.dist-info/METADATA",
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {path.stem.split('-')[1]}\n",
+            f"{name}-{version}.dist-info/METADATA",
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
         )
-        archive.writestr(f"{name}-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nTag: py3-none-any\n")
-        archive.writestr(f"{name}-1.0.dist-info/RECORD", "")
+        wheel_info = "Wheel-Version: 1.0\nTag: py3-none-any\n"
+        archive.writestr(f"{name}-{version}.dist-info/WHEEL", wheel_info)
+        archive.writestr(f"{name}-{version}.dist-info/RECORD", "")
 
 
 def main() -> int:
