@@ -1,15 +1,23 @@
 import base64
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.hashes import SHA1
+from cryptography.hazmat.primitives.twofactor.hotp import HOTP
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 
 from packyard.accounts.models import User
+from packyard.accounts.reauth import REAUTH_AT_KEY
 from packyard.accounts.services import user_create
 from packyard.tokens.services import token_mint
+from packyard.twofactor import secretbox, totp
+from packyard.twofactor.models import RecoveryCode, TOTPDevice
+from packyard.twofactor.services import TOTP_PURPOSE, recovery_codes_generate
 from tests import dists
 
 PASSWORD = "a long enough pass phrase 42"
@@ -32,21 +40,63 @@ def client() -> Client:
     return Client(enforce_csrf_checks=True)
 
 
+# The authenticator app of every test user with 2FA: codes come from totp_code().
+TOTP_SECRET = b"packyard-test-secret"
+
+
+def give_totp(user: User) -> User:
+    sealed = secretbox.seal(TOTP_SECRET, purpose=TOTP_PURPOSE, owner=str(user.pk))
+    TOTPDevice.objects.create(user=user, sealed_secret=sealed)
+    recovery_codes_generate(user=user, request=None)
+    first = RecoveryCode.objects.filter(user=user).order_by("pk").first()
+    RecoveryCode.objects.filter(pk=first.pk).update(burned=timezone.now())  # saved and proven
+    return user
+
+
+def totp_code(user: User) -> str:
+    """A valid code the user has not used yet: the next unused step in the drift window."""
+    device = TOTPDevice.objects.get(user=user)
+    step = max(totp.current_step() - 1, device.last_used_step + 1)
+    assert step <= totp.current_step() + 1, "no unused TOTP step left in this window"
+    hotp = HOTP(TOTP_SECRET, 6, SHA1(), enforce_key_length=False)  # noqa: S303 - RFC 6238
+    return hotp.generate(step).decode()
+
+
 @pytest.fixture
 def alice(db: None) -> User:
-    return user_create(
+    """Verified, with an authenticator app and saved recovery codes."""
+    user = user_create(
         username="alice", email="alice@example.com", password=PASSWORD, verified=True
     )
+    return give_totp(user)
 
 
 @pytest.fixture
 def bob(db: None) -> User:
-    return user_create(username="bob", email="bob@example.com", password=PASSWORD, verified=True)
+    user = user_create(username="bob", email="bob@example.com", password=PASSWORD, verified=True)
+    return give_totp(user)
 
 
 @pytest.fixture
 def unverified(db: None) -> User:
     return user_create(username="charlie", email="charlie@example.com", password=PASSWORD)
+
+
+@pytest.fixture
+def dave(db: None) -> User:
+    """Verified, without a second factor."""
+    return user_create(username="dave", email="dave@example.com", password=PASSWORD, verified=True)
+
+
+def browser_for(user: User, *, reauthenticated: bool = True) -> Client:
+    """A CSRF-enforcing client logged in as the user, as if they had just re-authenticated."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    if reauthenticated:
+        session = browser.session
+        session[REAUTH_AT_KEY] = time.time()
+        session.save()
+    return browser
 
 
 @pytest.fixture

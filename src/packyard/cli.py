@@ -130,7 +130,11 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     expires: datetime | None = timezone.now() + args.expires if args.expires else None
     try:
         token, raw = token_mint(
-            user=user, description=args.description, projects=projects, expires=expires
+            user=user,
+            description=args.description,
+            projects=projects,
+            expires=expires,
+            by_operator=True,
         )
     except (TokenError, ValidationError) as exc:
         text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)

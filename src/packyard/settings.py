@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "packyard.accounts",
+    "packyard.twofactor",
     "packyard.tokens",
     "packyard.packages",
 ]
@@ -103,7 +104,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "packyard.accounts.sessions.SessionTrackingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "packyard.twofactor.middleware.TwoFactorPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -220,6 +223,8 @@ if not PACKYARD_TOKEN_PREFIX.isalnum():
 # key revokes every token.
 PACKYARD_TOKEN_SECRET = env_secret("PACKYARD_TOKEN_SECRET") or SECRET_KEY
 PACKYARD_LOGIN_LIMIT = (10, 300)  # failures, seconds: per user and per address
+PACKYARD_REQUIRE_2FA = env_choice("PACKYARD_REQUIRE_2FA", "all", ("all", "uploaders", "off"))
+PACKYARD_REAUTH_SECONDS = env_int("PACKYARD_REAUTH_SECONDS", 15 * 60, minimum=60)
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", package_views.home, name="home"),
     path("_/health", views.health, name="health"),
     path("", include("packyard.accounts.urls")),
+    path("", include("packyard.twofactor.urls")),
     path("", include("packyard.tokens.urls")),
     path("", include("packyard.packages.urls")),
 ]

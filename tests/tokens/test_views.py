@@ -7,16 +7,15 @@ from django.test import Client
 from packyard.packages.models import Project, Role
 from packyard.tokens.models import ApiToken
 from packyard.tokens.services import token_authenticate
-from tests.accounts.test_accounts import csrf_post, login
+from tests.accounts.test_accounts import csrf_post
+from tests.conftest import browser_for
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def alice_browser(alice) -> Client:
-    browser = Client(enforce_csrf_checks=True)
-    login(browser, "alice")
-    return browser
+    return browser_for(alice)
 
 
 def test_create_token_shows_it_once(alice_browser, alice):
@@ -56,12 +55,24 @@ def test_cannot_scope_token_to_someone_elses_project(alice_browser, bob):
     assert not ApiToken.objects.exists()
 
 
-def test_unverified_user_cannot_create_token(unverified):
-    browser = Client(enforce_csrf_checks=True)
-    login(browser, "charlie")
+def test_unverified_user_cannot_create_token(unverified, settings):
+    settings.PACKYARD_REQUIRE_2FA = "off"
+    browser = browser_for(unverified)
     response = csrf_post(browser, "/manage/account/tokens/", {"description": "CI"})
     assert "Verify your email address" in response.content.decode()
     assert not ApiToken.objects.exists()
+
+
+def test_token_page_needs_a_second_factor_by_default(dave):
+    response = browser_for(dave).get("/manage/account/tokens/")
+    assert response.status_code == 302
+    assert response["Location"] == "/manage/account/two-factor/"
+
+
+def test_token_page_needs_recent_reauthentication(alice):
+    response = browser_for(alice, reauthenticated=False).get("/manage/account/tokens/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/account/reauthenticate/?next=")
 
 
 def test_delete_token(alice_browser, alice):

@@ -51,7 +51,7 @@ class RegisterForm(forms.Form):
 class LoginForm(forms.Form):
     username = forms.CharField(
         max_length=150,
-        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+        widget=forms.TextInput(attrs={"autocomplete": "username webauthn", "autofocus": True}),
     )
     password = password_field("Password", "current-password")
 
@@ -82,3 +82,34 @@ class BoundedPasswordChangeForm(BoundedPasswordsMixin, PasswordChangeForm):
 
 class BoundedSetPasswordForm(BoundedPasswordsMixin, SetPasswordForm):
     pass
+
+
+class ReauthForm(forms.Form):
+    """The password again (limited like a login), and a code when the account has an app."""
+
+    password = password_field("Password", "current-password")
+    code = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args: Any, user: Any, request: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.request = request
+
+    def clean_password(self) -> str:
+        from packyard.accounts.services import password_check
+
+        password = str(self.cleaned_data["password"])
+        try:
+            user = password_check(
+                request=self.request, username=self.user.get_username(), password=password
+            )
+        except RateLimited:
+            raise forms.ValidationError("Too many wrong passwords. Try again later.") from None
+        if user is None or user.pk != self.user.pk:
+            raise forms.ValidationError("That password is not right.")
+        return password

@@ -2,6 +2,7 @@ from django.urls import path
 from django.views.generic import TemplateView
 
 from packyard.accounts import views
+from packyard.twofactor.views import reauthenticate
 
 app_name = "accounts"
 
@@ -29,4 +30,8 @@ urlpatterns = [
     ),
     path("manage/account/", views.manage_view, name="manage"),
     path("manage/account/password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("account/reauthenticate/", reauthenticate, name="reauthenticate"),
+    path("manage/account/sessions/", views.sessions_view, name="sessions"),
+    path("manage/account/sessions/revoke/", views.session_revoke_view, name="session-revoke"),
+    path("manage/account/history/", views.history_view, name="history"),
 ]

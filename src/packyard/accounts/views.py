@@ -1,3 +1,6 @@
+import uuid
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
@@ -8,6 +11,8 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST, require_safe
@@ -20,9 +25,15 @@ from packyard.accounts.forms import (
     LoginForm,
     RegisterForm,
 )
-from packyard.accounts.models import User
+from packyard.accounts.models import Event, User
 from packyard.accounts.ratelimit import RateLimited
+from packyard.accounts.reauth import reauth_required
+from packyard.accounts.sessions import current_session_id, sessions_live, sessions_revoke
 from packyard.http import client_ip
+from packyard.twofactor.login import login_complete, pending_start
+from packyard.twofactor.services import user_has_two_factor
+
+HISTORY_DAYS = 90
 
 
 def _too_many_attempts(request: HttpRequest, form: Form, exc: RateLimited) -> HttpResponse:
@@ -53,11 +64,17 @@ def login_view(request: HttpRequest) -> HttpResponse:
         except RateLimited as exc:
             return _too_many_attempts(request, form, exc)
         if user is not None:
-            login(request, user)  # rotates the session key
-            event_record(user=user, tag="account:login:success", request=request)
-            return redirect(_safe_next(request))
+            return _password_accepted(request, user)
         form.add_error(None, "The username or password is wrong.")
     return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
+
+
+def _password_accepted(request: HttpRequest, user: User) -> HttpResponse:
+    if user_has_two_factor(user):
+        pending_start(request, user, _safe_next(request))
+        return redirect("twofactor:login")
+    login_complete(request, user, factor="password")
+    return redirect(_safe_next(request))
 
 
 @require_POST
@@ -119,6 +136,7 @@ def manage_view(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/manage.html")
 
 
+@method_decorator(reauth_required(), name="dispatch")
 class PasswordChangeView(auth_views.PasswordChangeView):
     form_class = BoundedPasswordChangeForm
     template_name = "accounts/password_change.html"
@@ -128,6 +146,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         form.save()
         # Keeps this session; every other session fails its auth-hash check from now on.
         update_session_auth_hash(self.request, form.user)
+        sessions_revoke(user=form.user, keep=current_session_id(self.request))
         event_record(user=form.user, tag="account:password:change", request=self.request)
         services.security_email_send(
             user=form.user,
@@ -164,5 +183,44 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form: Form) -> HttpResponse:
         response = super().form_valid(form)
         assert self.user is not None
+        sessions_revoke(user=self.user)
         event_record(user=self.user, tag="account:password:reset", request=self.request)
         return response
+
+
+@login_required
+@require_safe
+def sessions_view(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    context = {"sessions": sessions_live(request.user), "current": current_session_id(request)}
+    return render(request, "accounts/sessions.html", context)
+
+
+@login_required
+@require_POST
+def session_revoke_view(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    current = current_session_id(request)
+    target = request.POST.get("session", "")
+    if target == "others":
+        count = sessions_revoke(user=request.user, keep=current)
+    elif target and target != current:
+        try:
+            count = sessions_revoke(user=request.user, only=str(uuid.UUID(target)))
+        except ValueError:
+            count = 0
+    else:
+        count = 0
+    if count:
+        event_record(user=request.user, tag="account:session:revoked", request=request, count=count)
+    messages.success(request, f"Ended {count} session{'s' if count != 1 else ''}.")
+    return redirect("accounts:sessions")
+
+
+@login_required
+@require_safe
+def history_view(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    since = timezone.now() - timedelta(days=HISTORY_DAYS)
+    events = Event.objects.filter(user=request.user, time__gte=since)[:500]
+    return render(request, "accounts/history.html", {"events": events, "days": HISTORY_DAYS})

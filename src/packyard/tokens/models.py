@@ -32,6 +32,8 @@ class ApiToken(models.Model):
     last_used_user_agent = models.CharField(max_length=512, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=32, blank=True)
+    # Made with `packyard token create` by the server's operator: exempt from the 2FA policy.
+    minted_by_operator = models.BooleanField(default=False)
 
     objects = ApiTokenQuerySet.as_manager()
 

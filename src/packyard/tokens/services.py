@@ -84,6 +84,7 @@ def token_mint(
     projects: list[tuple[str, str]] | None = None,
     expires: datetime | None = None,
     request: HttpRequest | None = None,
+    by_operator: bool = False,
 ) -> tuple[ApiToken, str]:
     """Create a token; projects are (normalized name, id) pairs. Returns the row and the secret."""
     if not user.can_publish:
@@ -108,6 +109,7 @@ def token_mint(
         caveats=[c.to_json() for c in caveats],
         expires=expires,
         project_names=[name for name, _ in projects or []],
+        minted_by_operator=by_operator,
     )
     with transaction.atomic():
         token.save()
@@ -118,6 +120,7 @@ def token_mint(
             token_id=str(token.id),
             description=description,
             scope=token.scope_label,
+            by_operator=by_operator,
         )
     raw = macaroon.mint(
         prefix=settings.PACKYARD_TOKEN_PREFIX,

@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -7,6 +6,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from packyard.accounts.models import User
+from packyard.accounts.reauth import reauth_required
 from packyard.packages.models import Project
 from packyard.tokens import services
 from packyard.tokens.forms import TokenCreateForm
@@ -18,7 +18,7 @@ def _uploadable_projects(user: User) -> "object":
 
 
 @never_cache
-@login_required
+@reauth_required()
 def token_list(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
     user = request.user
@@ -43,7 +43,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
     return render(request, "tokens/list.html", {"form": form, "tokens": tokens})
 
 
-@login_required
+@reauth_required()
 @require_POST
 def token_delete(request: HttpRequest, token_id: str) -> HttpResponse:
     assert isinstance(request.user, User)
@@ -53,7 +53,7 @@ def token_delete(request: HttpRequest, token_id: str) -> HttpResponse:
     return redirect("tokens:list")
 
 
-@login_required
+@reauth_required()
 @require_POST
 def token_delete_all(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)

@@ -13,6 +13,7 @@ from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.services import password_check
 from packyard.packages.upload.errors import UploadRefused
 from packyard.tokens.services import GENERIC_FAILURE, TokenError, TokenIdentity, token_authenticate
+from packyard.twofactor.services import user_has_two_factor
 
 TOKEN_USERNAME = "__token__"  # noqa: S105 - the username PyPI clients send with a token
 
@@ -61,11 +62,6 @@ def _check_account(user: User) -> None:
         )
 
 
-def user_has_two_factor(user: User) -> bool:
-    """Whether the account has a second factor; Packyard has no second factors yet."""
-    return False
-
-
 def _password_upload(request: HttpRequest, username: str, password: str) -> Uploader:
     policy = settings.PACKYARD_UPLOAD_AUTH
     refusal = (
@@ -97,4 +93,19 @@ def authenticate(request: HttpRequest) -> Uploader:
     except TokenError as exc:
         raise UploadRefused(str(exc), 403) from None
     _check_account(identity.user)
+    _check_two_factor_policy(identity)
     return Uploader(user=identity.user, identity=identity)
+
+
+def _check_two_factor_policy(identity: TokenIdentity) -> None:
+    """Under PACKYARD_REQUIRE_2FA, a token works only while its owner keeps a second factor;
+    the operator's own tokens from `packyard token create` are the one exception."""
+    if settings.PACKYARD_REQUIRE_2FA == "off" or identity.token.minted_by_operator:
+        return
+    if not user_has_two_factor(identity.user):
+        raise UploadRefused(
+            f"User {identity.user.username!r} has no second factor, which this index requires for "
+            f"uploads. Set up two-factor authentication at {settings.BASE_URL}"
+            f"{reverse('twofactor:overview')}, then upload again.",
+            403,
+        )

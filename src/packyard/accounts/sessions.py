@@ -1,0 +1,107 @@
+"""Web sessions the user can see and revoke.
+
+Each login gets a UserSession row, named in the session data; the middleware logs out any
+session whose row is gone, which is how "revoke" works across every worker at once.
+"""
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.contrib.sessions.models import Session
+from django.db.models import Q
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from packyard.accounts.models import User, UserSession
+from packyard.http import client_ip
+
+SESSION_ID_KEY = "packyard_sid"
+FACTOR_ATTRIBUTE = "_packyard_login_factor"
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+@receiver(user_logged_in)
+def _record_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+    if request is None or not hasattr(request, "session"):
+        return
+    if request.session.session_key is None:
+        request.session.save()
+    row = UserSession.objects.create(
+        user=user,
+        session_key=request.session.session_key or "",
+        ip_address=client_ip(request) or None,
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        factor=getattr(request, FACTOR_ATTRIBUTE, "password"),
+    )
+    request.session[SESSION_ID_KEY] = str(row.pk)
+
+
+@receiver(user_logged_out)
+def _forget_logout(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
+    if request is not None and hasattr(request, "session"):
+        session_id = request.session.get(SESSION_ID_KEY)
+        if session_id:
+            UserSession.objects.filter(pk=session_id).delete()
+
+
+def current_session_id(request: HttpRequest) -> str | None:
+    value = request.session.get(SESSION_ID_KEY)
+    return str(value) if value else None
+
+
+def sessions_revoke(*, user: User, keep: str | None = None, only: str | None = None) -> int:
+    """End the user's sessions (all but `keep`, or just `only`); returns how many ended."""
+    rows = UserSession.objects.filter(user=user)
+    if keep:
+        rows = rows.exclude(pk=keep)
+    if only:
+        rows = rows.filter(pk=only)
+    keys = list(rows.values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=keys).delete()
+    count, _ = rows.delete()
+    return count
+
+
+def sessions_live(user: User) -> list[UserSession]:
+    live_keys = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
+    return list(UserSession.objects.filter(Q(user=user), Q(session_key__in=live_keys)))
+
+
+class SessionTrackingMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Without a session cookie there is no login to check, and no reason to touch the session
+        # (which would add "Vary: Cookie" to every simple-API answer).
+        if settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated:
+            self._check(request)
+        return self.get_response(request)
+
+    def _check(self, request: HttpRequest) -> None:
+        user = request.user
+        assert isinstance(user, User)
+        session_id = current_session_id(request)
+        row = None
+        if session_id:
+            try:
+                row = UserSession.objects.filter(pk=uuid.UUID(session_id), user=user).first()
+            except ValueError:
+                row = None
+        if row is None:
+            logout(request)  # revoked elsewhere, or from before sessions were tracked
+            return
+        now = timezone.now()
+        changes: dict[str, Any] = {}
+        if row.session_key != request.session.session_key:
+            changes["session_key"] = request.session.session_key  # the key rotates; the row stays
+        if now - row.last_seen > TOUCH_EVERY:
+            changes["last_seen"] = now
+        if changes:
+            UserSession.objects.filter(pk=row.pk).update(**changes)

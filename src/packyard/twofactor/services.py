@@ -1,0 +1,243 @@
+"""Second factors: TOTP, WebAuthn keys and passkeys, recovery codes, and their rate limits."""
+
+import hmac
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from packyard.accounts.events import event_record
+from packyard.accounts.models import User
+from packyard.accounts.ratelimit import Limit, check_all
+from packyard.accounts.services import security_email_send
+from packyard.accounts.sessions import current_session_id, sessions_revoke
+from packyard.http import client_ip
+from packyard.twofactor import recovery, secretbox, totp
+from packyard.twofactor.models import RecoveryCode, TOTPDevice, WebAuthnCredential
+
+TOTP_PURPOSE = "totp"
+# PyPI's limits on second-factor failures, per user; the same again per address.
+SECOND_FACTOR_LIMITS = (
+    Limit("2fa-5m", 5, 300),
+    Limit("2fa-1h", 20, 3600),
+    Limit("2fa-1d", 50, 86400),
+)
+SECOND_FACTOR_IP_LIMITS = (
+    Limit("2fa-ip-5m", 5, 300),
+    Limit("2fa-ip-1h", 20, 3600),
+    Limit("2fa-ip-1d", 50, 86400),
+)
+
+
+class TwoFactorError(Exception):
+    """A refusal with a message for the user."""
+
+
+def user_has_two_factor(user: User) -> bool:
+    return (
+        TOTPDevice.objects.filter(user=user).exists()
+        or WebAuthnCredential.objects.filter(user=user).exists()
+    )
+
+
+def policy_requires_two_factor(user: User) -> bool:
+    """Whether the operator's policy makes this account keep a second factor."""
+    return settings.PACKYARD_REQUIRE_2FA != "off"
+
+
+# --- rate limits -------------------------------------------------------------------------------
+
+
+def _limits(user: User, request: HttpRequest | None) -> list[tuple[Limit, str]]:
+    subjects = [(limit, str(user.pk)) for limit in SECOND_FACTOR_LIMITS]
+    if request is not None:
+        subjects += [(limit, client_ip(request)) for limit in SECOND_FACTOR_IP_LIMITS]
+    return subjects
+
+
+def second_factor_check_limits(*, user: User, request: HttpRequest | None) -> None:
+    """Raise RateLimited before checking any code once the user or address has used up a limit."""
+    check_all(_limits(user, request))
+
+
+def second_factor_failed(*, user: User, request: HttpRequest | None, method: str) -> None:
+    for limit, subject in _limits(user, request):
+        limit.record(subject)
+    event_record(user=user, tag="account:two_factor:failure", request=request, method=method)
+
+
+# --- recovery codes ----------------------------------------------------------------------------
+
+
+def recovery_codes_remaining(user: User) -> int:
+    return RecoveryCode.objects.filter(user=user, burned__isnull=True).count()
+
+
+def recovery_codes_confirmed(user: User) -> bool:
+    """The user proved they saved the current set by entering one of its codes."""
+    return RecoveryCode.objects.filter(user=user, burned__isnull=False).exists()
+
+
+def recovery_codes_generate(*, user: User, request: HttpRequest | None) -> list[str]:
+    codes = [recovery.new_code() for _ in range(recovery.CODE_COUNT)]
+    with transaction.atomic():
+        replaced = RecoveryCode.objects.filter(user=user).delete()[0] > 0
+        RecoveryCode.objects.bulk_create(
+            RecoveryCode(user=user, code_digest=recovery.digest(recovery.normalize(code) or ""))
+            for code in codes
+        )
+        event_record(user=user, tag="account:recovery_codes:generated", request=request)
+    if replaced:
+        security_email_send(
+            user=user,
+            subject="New recovery codes",
+            template="twofactor/email/recovery_codes_generated.txt",
+        )
+    return codes
+
+
+def _burn(user: User, text: str) -> bool:
+    code = recovery.normalize(text)
+    if code is None:
+        return False
+    wanted = recovery.digest(code)
+    for row in RecoveryCode.objects.filter(user=user, burned__isnull=True):
+        if hmac.compare_digest(row.code_digest, wanted):
+            # The update is the burn: of two concurrent uses of one code, only one wins.
+            return bool(
+                RecoveryCode.objects.filter(pk=row.pk, burned__isnull=True).update(
+                    burned=timezone.now()
+                )
+            )
+    return False
+
+
+def recovery_code_confirm(*, user: User, code: str) -> bool:
+    return _burn(user, code)
+
+
+def recovery_code_use(*, user: User, code: str, request: HttpRequest) -> bool:
+    """A login with a recovery code: burned, announced, and every other session ended."""
+    if not _burn(user, code):
+        return False
+    left = recovery_codes_remaining(user)
+    event_record(user=user, tag="account:recovery_codes:used", request=request, remaining=left)
+    security_email_send(
+        user=user,
+        subject="A recovery code was used",
+        template="twofactor/email/recovery_code_used.txt",
+        remaining=left,
+        ip=client_ip(request),
+    )
+    return True
+
+
+# --- TOTP --------------------------------------------------------------------------------------
+
+
+def totp_save(*, user: User, secret: bytes, code: str, request: HttpRequest) -> TOTPDevice:
+    """Keep the app's secret once the user shows a code from it."""
+    normalized = totp.normalize_code(code)
+    if normalized is None:
+        raise TwoFactorError("Enter the 6 digits your app shows.")
+    step = totp.matching_step(secret, normalized, after_step=0)
+    if step is None:
+        raise TwoFactorError("That code does not match. Check your device's clock and try again.")
+    sealed = secretbox.seal(secret, purpose=TOTP_PURPOSE, owner=str(user.pk))
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        device = TOTPDevice.objects.create(user=user, sealed_secret=sealed, last_used_step=step)
+    factor_changed(user=user, request=request, method="totp", added=True)
+    return device
+
+
+def totp_verify(*, user: User, code: str) -> bool:
+    device = TOTPDevice.objects.filter(user=user).first()
+    normalized = totp.normalize_code(code)
+    if device is None or normalized is None:
+        return False
+    secret = secretbox.unseal(bytes(device.sealed_secret), purpose=TOTP_PURPOSE, owner=str(user.pk))
+    step = totp.matching_step(secret, normalized, after_step=device.last_used_step)
+    if step is None:
+        return False
+    # Only one request can move the step forward: a replayed code loses here.
+    return bool(
+        TOTPDevice.objects.filter(pk=device.pk, last_used_step__lt=step).update(
+            last_used_step=step, last_used=timezone.now()
+        )
+    )
+
+
+def totp_remove(*, user: User, request: HttpRequest) -> None:
+    if not TOTPDevice.objects.filter(user=user).exists():
+        return
+    _refuse_removing_last_factor(
+        user, keeping=WebAuthnCredential.objects.filter(user=user).exists()
+    )
+    TOTPDevice.objects.filter(user=user).delete()
+    factor_changed(user=user, request=request, method="totp", added=False)
+
+
+# --- WebAuthn ----------------------------------------------------------------------------------
+
+
+def webauthn_remove(*, credential: WebAuthnCredential, request: HttpRequest) -> None:
+    user = credential.user
+    others = WebAuthnCredential.objects.filter(user=user).exclude(pk=credential.pk).exists()
+    _refuse_removing_last_factor(
+        user, keeping=others or TOTPDevice.objects.filter(user=user).exists()
+    )
+    credential.delete()
+    method = "passkey" if credential.is_passkey else "webauthn"
+    factor_changed(user=user, request=request, method=method, added=False, label=credential.label)
+
+
+def webauthn_used(
+    *, credential: WebAuthnCredential, new_sign_count: int, request: HttpRequest
+) -> None:
+    """Record a use; a counter that does not grow means the key may have been cloned."""
+    if credential.sign_count and new_sign_count <= credential.sign_count:
+        event_record(
+            user=credential.user,
+            tag="account:two_factor:cloned_key_suspected",
+            request=request,
+            label=credential.label,
+        )
+        security_email_send(
+            user=credential.user,
+            subject="A security key may have been cloned",
+            template="twofactor/email/cloned_key.txt",
+            label=credential.label,
+        )
+        raise TwoFactorError(
+            "This security key's counter went backwards, which a cloned key would do. "
+            "The login was refused and you have been emailed."
+        )
+    WebAuthnCredential.objects.filter(pk=credential.pk).update(
+        sign_count=new_sign_count, last_used=timezone.now()
+    )
+
+
+def _refuse_removing_last_factor(user: User, *, keeping: bool) -> None:
+    if not keeping and policy_requires_two_factor(user):
+        raise TwoFactorError(
+            "This is your last second factor and this site requires one: add another first."
+        )
+
+
+def factor_changed(
+    *, user: User, request: HttpRequest, method: str, added: bool, label: str = ""
+) -> None:
+    """Record, announce, and end every other session: a factor change is a security change."""
+    tag = "account:two_factor:method_added" if added else "account:two_factor:method_removed"
+    event_record(user=user, tag=tag, request=request, method=method, label=label)
+    security_email_send(
+        user=user,
+        subject="A second factor was added" if added else "A second factor was removed",
+        template="twofactor/email/factor_changed.txt",
+        method=method,
+        label=label,
+        added=added,
+    )
+    sessions_revoke(user=user, keep=current_session_id(request))

@@ -1,0 +1,424 @@
+import base64
+import json
+import time
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
+
+from packyard.accounts.forms import ReauthForm
+from packyard.accounts.models import User
+from packyard.accounts.ratelimit import RateLimited
+from packyard.accounts.reauth import reauth_mark, reauth_required
+from packyard.accounts.sessions import current_session_id, sessions_revoke
+from packyard.twofactor import login as pending
+from packyard.twofactor import secretbox, services, totp, webauthn
+from packyard.twofactor.forms import CodeForm, LabelForm, RecoveryCodeForm
+from packyard.twofactor.models import TOTPDevice, WebAuthnCredential
+
+TOTP_SETUP_KEY = "packyard_totp_setup"
+RECOVERY_REAUTH_SECONDS = 60
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _too_many(exc: RateLimited) -> str:
+    return (
+        f"Too many wrong codes. Try again in about {max(1, round(exc.retry_after / 60))} minute(s)."
+    )
+
+
+def _json_error(message: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _after_login(request: HttpRequest, next_url: str) -> str:
+    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        return next_url
+    return str(settings.LOGIN_REDIRECT_URL)
+
+
+# --- the login's second step ---------------------------------------------------------------
+
+
+@never_cache
+def login_second_step(request: HttpRequest) -> HttpResponse:
+    user = pending.pending_user(request)
+    if user is None:
+        messages.error(request, "Your sign-in expired or was not started. Log in again.")
+        return redirect("accounts:login")
+    code_form, recovery_form = CodeForm(), RecoveryCodeForm()
+    status = 200
+    if request.method == "POST":
+        method = request.POST.get("method", "")
+        code_form = CodeForm(request.POST if method == "totp" else None)
+        recovery_form = RecoveryCodeForm(request.POST if method == "recovery" else None)
+        form = code_form if method == "totp" else recovery_form
+        if method in {"totp", "recovery"} and form.is_valid():
+            next_url = pending.pending_next(request)
+            outcome = _second_factor(request, user, method, form)
+            if outcome is None:
+                return redirect(_after_login(request, next_url))
+            form.add_error(None, outcome)
+            status = 429 if outcome.startswith("Too many") else 400
+    context = {
+        "code_form": code_form,
+        "recovery_form": recovery_form,
+        "has_totp": TOTPDevice.objects.filter(user=user).exists(),
+        "has_webauthn": WebAuthnCredential.objects.filter(user=user).exists(),
+    }
+    return render(request, "twofactor/login_second_step.html", context, status=status)
+
+
+def _second_factor(
+    request: HttpRequest, user: User, method: str, form: CodeForm | RecoveryCodeForm
+) -> str | None:
+    """Check the code; on success log in and return None, else the message to show."""
+    try:
+        services.second_factor_check_limits(user=user, request=request)
+    except RateLimited as exc:
+        return _too_many(exc)
+    if method == "totp" and services.totp_verify(user=user, code=form.cleaned_data["code"]):
+        pending.login_complete(request, user, factor="password+totp")
+    elif method == "recovery" and services.recovery_code_use(
+        user=user, code=form.cleaned_data["recovery_code"], request=request
+    ):
+        pending.login_complete(request, user, factor="password+recovery-code")
+        sessions_revoke(user=user, keep=current_session_id(request))
+        left = services.recovery_codes_remaining(user)
+        messages.warning(request, f"You used a recovery code; {left} left.")
+        if left == 0:
+            messages.error(request, "You have no recovery codes left: generate new ones now.")
+    else:
+        services.second_factor_failed(user=user, request=request, method=method)
+        return "That code is not right, or was already used."
+    return None
+
+
+@require_POST
+def login_webauthn_options(request: HttpRequest) -> JsonResponse:
+    user = pending.pending_user(request)
+    if user is None:
+        return _json_error("Your sign-in expired. Log in again.", 403)
+    return JsonResponse(
+        json.loads(webauthn.authentication_options(request, purpose="login", user=user))
+    )
+
+
+@require_POST
+def login_webauthn_verify(request: HttpRequest) -> JsonResponse:
+    user = pending.pending_user(request)
+    if user is None:
+        return _json_error("Your sign-in expired. Log in again.", 403)
+    return _finish_webauthn_login(request, user=user, purpose="login")
+
+
+@require_POST
+def passkey_options(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        json.loads(webauthn.authentication_options(request, purpose="passkey", user=None))
+    )
+
+
+@require_POST
+def passkey_verify(request: HttpRequest) -> JsonResponse:
+    return _finish_webauthn_login(request, user=None, purpose="passkey")
+
+
+def _finish_webauthn_login(
+    request: HttpRequest, *, user: User | None, purpose: str
+) -> JsonResponse:
+    next_url = pending.pending_next(request)
+    try:
+        if user is not None:
+            services.second_factor_check_limits(user=user, request=request)
+        credential, sign_count = webauthn.authentication_verify(
+            request, request.body, purpose=purpose, user=user
+        )
+        services.webauthn_used(credential=credential, new_sign_count=sign_count, request=request)
+    except RateLimited as exc:
+        return _json_error(_too_many(exc), 429)
+    except (webauthn.WebAuthnRefused, services.TwoFactorError) as exc:
+        if user is not None:
+            services.second_factor_failed(user=user, request=request, method="webauthn")
+        return _json_error(str(exc))
+    if not credential.user.is_active:
+        return _json_error("This account is disabled.", 403)
+    factor = "passkey" if purpose == "passkey" else "password+security-key"
+    pending.login_complete(request, credential.user, factor=factor)
+    return JsonResponse({"redirect": _after_login(request, next_url)})
+
+
+# --- re-authentication -----------------------------------------------------------------------
+
+
+REAUTH_PASSWORD_OK_KEY = "packyard_reauth_password_ok"  # noqa: S105 - a session key name
+
+
+@never_cache
+@login_required
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    """Password, then the second factor when the account has one (a code, or a security key)."""
+    user = _user(request)
+    has_totp = TOTPDevice.objects.filter(user=user).exists()
+    has_webauthn = WebAuthnCredential.objects.filter(user=user).exists()
+    form = ReauthForm(request.POST or None, user=user, request=request)
+    next_url = request.GET.get("next") or request.POST.get("next") or reverse("accounts:manage")
+    key_step = False
+    if request.method == "POST" and form.is_valid():
+        code = form.cleaned_data.get("code", "")
+        if not (has_totp or has_webauthn):
+            reauth_mark(request)
+            return redirect(_after_login(request, next_url))
+        if code and has_totp:
+            if _reauth_code_ok(request, user, code):
+                reauth_mark(request)
+                return redirect(_after_login(request, next_url))
+            form.add_error("code", "That code is not right, or was already used.")
+        elif has_webauthn:
+            request.session[REAUTH_PASSWORD_OK_KEY] = time.time()
+            key_step = True
+        else:
+            form.add_error("code", "Enter the code from your authenticator app.")
+    context = {
+        "form": form,
+        "next": next_url,
+        "has_webauthn": has_webauthn,
+        "has_totp": has_totp,
+        "key_step": key_step,
+    }
+    return render(request, "twofactor/reauthenticate.html", context)
+
+
+def _reauth_code_ok(request: HttpRequest, user: User, code: str) -> bool:
+    try:
+        services.second_factor_check_limits(user=user, request=request)
+    except RateLimited:
+        return False
+    if services.totp_verify(user=user, code=code):
+        return True
+    services.second_factor_failed(user=user, request=request, method="totp")
+    return False
+
+
+@require_POST
+@login_required
+def reauth_webauthn_options(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        json.loads(webauthn.authentication_options(request, purpose="reauth", user=_user(request)))
+    )
+
+
+@require_POST
+@login_required
+def reauth_webauthn_verify(request: HttpRequest) -> JsonResponse:
+    user = _user(request)
+    password_ok_at = request.session.get(REAUTH_PASSWORD_OK_KEY)
+    if not password_ok_at or time.time() - float(password_ok_at) > pending.PENDING_SECONDS:
+        return _json_error("Enter your password first.", 403)
+    try:
+        services.second_factor_check_limits(user=user, request=request)
+        credential, sign_count = webauthn.authentication_verify(
+            request, request.body, purpose="reauth", user=user
+        )
+        services.webauthn_used(credential=credential, new_sign_count=sign_count, request=request)
+    except RateLimited as exc:
+        return _json_error(_too_many(exc), 429)
+    except (webauthn.WebAuthnRefused, services.TwoFactorError) as exc:
+        services.second_factor_failed(user=user, request=request, method="webauthn")
+        return _json_error(str(exc))
+    request.session.pop(REAUTH_PASSWORD_OK_KEY, None)
+    reauth_mark(request)
+    return JsonResponse({"redirect": _after_login(request, request.GET.get("next", ""))})
+
+
+# --- managing factors ------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def overview(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    context = {
+        "totp": TOTPDevice.objects.filter(user=user).first(),
+        "credentials": WebAuthnCredential.objects.filter(user=user),
+        "recovery_remaining": services.recovery_codes_remaining(user),
+        "recovery_confirmed": services.recovery_codes_confirmed(user),
+        "has_two_factor": services.user_has_two_factor(user),
+    }
+    return render(request, "twofactor/overview.html", context)
+
+
+def _needs_recovery_codes(request: HttpRequest) -> HttpResponse | None:
+    if services.recovery_codes_confirmed(_user(request)):
+        return None
+    messages.info(request, "First save your recovery codes: they get you in if you lose a device.")
+    return redirect("twofactor:overview")
+
+
+@never_cache
+@reauth_required(max_age=RECOVERY_REAUTH_SECONDS)
+@require_POST
+def recovery_codes_generate(request: HttpRequest) -> HttpResponse:
+    codes = services.recovery_codes_generate(user=_user(request), request=request)
+    response = render(
+        request, "twofactor/recovery_codes.html", {"codes": codes, "form": RecoveryCodeForm()}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@reauth_required()
+@require_POST
+def recovery_codes_confirm(request: HttpRequest) -> HttpResponse:
+    form = RecoveryCodeForm(request.POST)
+    if form.is_valid() and services.recovery_code_confirm(
+        user=_user(request), code=form.cleaned_data["recovery_code"]
+    ):
+        messages.success(request, "Recovery codes saved. You can now add a second factor.")
+    else:
+        messages.error(
+            request, "That is not one of the codes just shown. Generate a new set and try again."
+        )
+    return redirect("twofactor:overview")
+
+
+@never_cache
+@reauth_required()
+def totp_setup(request: HttpRequest) -> HttpResponse:
+    if (refusal := _needs_recovery_codes(request)) is not None:
+        return refusal
+    user = _user(request)
+    sealed = request.session.get(TOTP_SETUP_KEY)
+    if request.method != "POST" or not sealed:
+        secret = totp.new_secret()
+        request.session[TOTP_SETUP_KEY] = base64.b64encode(
+            secretbox.seal(secret, purpose="totp-setup", owner=str(user.pk))
+        ).decode()
+    else:
+        secret = secretbox.unseal(
+            base64.b64decode(sealed), purpose="totp-setup", owner=str(user.pk)
+        )
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.totp_save(
+                user=user, secret=secret, code=form.cleaned_data["code"], request=request
+            )
+        except services.TwoFactorError as exc:
+            form.add_error("code", str(exc))
+        else:
+            request.session.pop(TOTP_SETUP_KEY, None)
+            messages.success(request, "Your authenticator app is set up.")
+            return redirect("twofactor:overview")
+    uri = totp.provisioning_uri(secret, account=user.username, issuer=settings.SITE_NAME)
+    context = {
+        "form": form,
+        "secret": totp.secret_text(secret),
+        "qr_svg": segno.make(uri, error="m").svg_data_uri(scale=4),
+        "uri": uri,
+    }
+    return render(request, "twofactor/totp_setup.html", context)
+
+
+@reauth_required()
+@require_POST
+def totp_remove(request: HttpRequest) -> HttpResponse:
+    try:
+        services.totp_remove(user=_user(request), request=request)
+    except services.TwoFactorError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Your authenticator app was removed.")
+    return redirect("twofactor:overview")
+
+
+@reauth_required()
+@require_POST
+def webauthn_register_options(request: HttpRequest) -> JsonResponse:
+    if not services.recovery_codes_confirmed(_user(request)):
+        return _json_error("Save your recovery codes first.", 403)
+    form = LabelForm(request.POST)
+    if not form.is_valid():
+        return _json_error("Give the key a name of 1 to 64 characters.")
+    label = form.cleaned_data["label"]
+    if WebAuthnCredential.objects.filter(user=_user(request), label=label).exists():
+        return _json_error(f"You already have a key named {label!r}.")
+    passkey = request.POST.get("passkey") == "1"
+    options = webauthn.registration_options(
+        request, user=_user(request), passkey=passkey, label=label
+    )
+    return JsonResponse(json.loads(options))
+
+
+@reauth_required()
+@require_POST
+def webauthn_register_verify(request: HttpRequest) -> JsonResponse:
+    user = _user(request)
+    try:
+        new, stored = webauthn.registration_verify(request, request.body)
+    except webauthn.WebAuthnRefused as exc:
+        return _json_error(str(exc))
+    try:
+        WebAuthnCredential.objects.create(
+            user=user,
+            label=stored["label"],
+            credential_id=new.credential_id,
+            credential_id_digest=webauthn.credential_digest(new.credential_id),
+            public_key=new.public_key,
+            sign_count=new.sign_count,
+            aaguid=new.aaguid,
+            transports=new.transports,
+            is_passkey=bool(stored.get("passkey")),
+        )
+    except IntegrityError:
+        return _json_error("This key, or a key with that name, is already registered.")
+    method = "passkey" if stored.get("passkey") else "webauthn"
+    services.factor_changed(
+        user=user, request=request, method=method, added=True, label=stored["label"]
+    )
+    return JsonResponse({"redirect": reverse("twofactor:overview")})
+
+
+@reauth_required()
+@require_POST
+def webauthn_rename(request: HttpRequest, credential_id: int) -> HttpResponse:
+    credential = get_object_or_404(WebAuthnCredential, pk=credential_id, user=_user(request))
+    form = LabelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the key a name of 1 to 64 characters.")
+    elif (
+        WebAuthnCredential.objects.filter(user=credential.user, label=form.cleaned_data["label"])
+        .exclude(pk=credential.pk)
+        .exists()
+    ):
+        messages.error(request, "You already have a key with that name.")
+    else:
+        credential.label = form.cleaned_data["label"]
+        credential.save(update_fields=["label"])
+        messages.success(request, "Renamed.")
+    return redirect("twofactor:overview")
+
+
+@reauth_required()
+@require_POST
+def webauthn_remove(request: HttpRequest, credential_id: int) -> HttpResponse:
+    credential = get_object_or_404(WebAuthnCredential, pk=credential_id, user=_user(request))
+    try:
+        services.webauthn_remove(credential=credential, request=request)
+    except services.TwoFactorError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Removed {credential.label!r}.")
+    return redirect("twofactor:overview")
