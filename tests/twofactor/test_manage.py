@@ -145,8 +145,11 @@ def test_reauthentication_with_password_and_code(alice):
     browser = browser_for(alice, reauthenticated=False)
     response = browser.get("/manage/account/tokens/")
     assert response["Location"].startswith("/account/reauthenticate/")
-    response = post(browser, "/account/reauthenticate/",
-                    {"password": PASSWORD, "code": totp_code(alice), "next": "/manage/account/tokens/"})  # fmt: skip
+    response = post(
+        browser,
+        "/account/reauthenticate/",
+        {"password": PASSWORD, "code": totp_code(alice), "next": "/manage/account/tokens/"},
+    )
     assert response["Location"] == "/manage/account/tokens/"
     assert browser.get("/manage/account/tokens/").status_code == 200
 
@@ -167,14 +170,27 @@ def test_reauthentication_refuses_a_wrong_password(alice):
 
 
 SENSITIVE = {
-    "tokens:list", "tokens:delete", "tokens:delete-all", "accounts:password-change",
-    "twofactor:recovery-codes", "twofactor:recovery-codes-confirm", "twofactor:totp-setup",
-    "twofactor:totp-remove", "twofactor:webauthn-options", "twofactor:webauthn-verify",
-    "twofactor:webauthn-rename", "twofactor:webauthn-remove",
-}  # fmt: skip
+    "tokens:list",
+    "tokens:delete",
+    "tokens:delete-all",
+    "accounts:password-change",
+    "twofactor:recovery-codes",
+    "twofactor:recovery-codes-confirm",
+    "twofactor:totp-setup",
+    "twofactor:totp-remove",
+    "twofactor:webauthn-options",
+    "twofactor:webauthn-verify",
+    "twofactor:webauthn-rename",
+    "twofactor:webauthn-remove",
+}
 # Pages under /manage/ that only show things, or only end sessions (which protects the user).
-NOT_SENSITIVE = {"accounts:manage", "accounts:sessions", "accounts:session-revoke",
-                 "accounts:history", "twofactor:overview"}  # fmt: skip
+NOT_SENSITIVE = {
+    "accounts:manage",
+    "accounts:sessions",
+    "accounts:session-revoke",
+    "accounts:history",
+    "twofactor:overview",
+}
 
 
 def _manage_patterns() -> dict[str, object]:

@@ -11,10 +11,17 @@ def test_codes_have_80_bits_and_differ():
 
 @pytest.mark.parametrize(
     ("text", "ok"),
-    [("abcd-efgh-ijkl-mnop", True), ("ABCD-EFGH-IJKL-MNOP", True), ("abcdefghijklmnop", True),
-     (" abcd efgh ijkl mnop ", True), ("abcd-efgh-ijkl-mno", False), ("abcd-efgh-ijkl-mno1", False),
-     ("abcd_efgh_ijkl_mnop", False), ("", False)],
-)  # fmt: skip
+    [
+        ("abcd-efgh-ijkl-mnop", True),
+        ("ABCD-EFGH-IJKL-MNOP", True),
+        ("abcdefghijklmnop", True),
+        (" abcd efgh ijkl mnop ", True),
+        ("abcd-efgh-ijkl-mno", False),
+        ("abcd-efgh-ijkl-mno1", False),
+        ("abcd_efgh_ijkl_mnop", False),
+        ("", False),
+    ],
+)
 def test_harmless_forms_are_accepted_and_the_rest_refused(text, ok):
     assert (recovery.normalize(text) == "abcdefghijklmnop") is ok
 

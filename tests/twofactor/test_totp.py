@@ -63,9 +63,18 @@ def test_wrong_code_is_refused():
     assert totp.matching_step(SECRET, wrong, after_step=0, now=NOW) is None
 
 
-@pytest.mark.parametrize(("text", "expected"), [("123456", "123456"), ("123 456", "123456"),
-                                                 (" 123-456 ", "123456"), ("12345", None),
-                                                 ("1234567", None), ("12345a", None),
-                                                 ("١٢٣٤٥٦", None), ("", None)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("123456", "123456"),
+        ("123 456", "123456"),
+        (" 123-456 ", "123456"),
+        ("12345", None),
+        ("1234567", None),
+        ("12345a", None),
+        ("١٢٣٤٥٦", None),
+        ("", None),
+    ],
+)
 def test_normalize_code(text, expected):
     assert totp.normalize_code(text) == expected
