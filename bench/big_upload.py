@@ -94,7 +94,7 @@ def main() -> int:
     twine = shutil.which("twine", path=str(ROOT / ".cache" / "e2e-tools" / "bin")) or "twine"
     work = Path(tempfile.mkdtemp(prefix="packyard-big-upload-"))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKYARD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKYARD_", "DJANGO_"))}
     env |= {
         "PACKYARD_DATA_DIR": str(work / "data"),
         "PACKYARD_MAX_FILE_SIZE": args.limit,

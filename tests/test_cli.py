@@ -12,7 +12,7 @@ from packyard.cli import parse_duration
 
 @pytest.fixture
 def run(tmp_path: Path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKYARD_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKYARD_", "DJANGO_"))}
     env |= {"PACKYARD_DATA_DIR": str(tmp_path), "PACKYARD_EMAIL_URL": "console:"}
 
     def packyard(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ GOOD_PRODUCTION = {
 
 
 def load_settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PACKYARD_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PACKYARD_", "DJANGO_"))}
     clean |= {"PACKYARD_DATA_DIR": str(tmp_path), "PYTHONPATH": SRC} | env
     return subprocess.run(
         [sys.executable, "-c", "import packyard.settings"],

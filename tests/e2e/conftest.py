@@ -122,6 +122,33 @@ class Server:
     def requests_seen(self) -> str:
         return self.log.read_text()
 
+    def create_user(self, name: str, password: str = PASSWORD) -> None:
+        run(
+            [
+                sys.executable,
+                "-m",
+                "packyard.cli",
+                "user",
+                "create",
+                name,
+                "--email",
+                f"{name}@example.com",
+            ],
+            env=self.env | {"PACKYARD_PASSWORD": password},
+        )
+
+    def mail_to(self, address: str) -> str:
+        """The newest message sent to the address, from the server's mail directory."""
+        messages = sorted(
+            (Path(self.env["PACKYARD_DATA_DIR"]) / "mail").glob("*.log"),
+            key=lambda path: path.stat().st_mtime,
+        )
+        for path in reversed(messages):
+            text = path.read_text()
+            if f"To: {address}" in text:
+                return text
+        raise AssertionError(f"no mail to {address}")
+
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 60
@@ -141,8 +168,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("server")
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACKYARD_")}
+    # localhost, not 127.0.0.1: browsers accept localhost as a WebAuthn relying party.
+    url = f"http://localhost:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKYARD_", "DJANGO_"))}
     env |= {
         "PACKYARD_DATA_DIR": str(data_dir),
         "PACKYARD_BASE_URL": url,

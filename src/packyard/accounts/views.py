@@ -3,13 +3,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -48,7 +48,7 @@ def _safe_next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return target
-    return str(settings.LOGIN_REDIRECT_URL)
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 @sensitive_post_parameters("password")
@@ -100,7 +100,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
         else:
             event_record(user=user, tag="account:create", request=request)
             services.email_verification_send(user=user)
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login_complete(request, user, factor="password")
             messages.info(request, f"We sent a verification link to {user.email}.")
             return redirect("accounts:manage")
     return render(request, "accounts/register.html", {"form": form})
