@@ -84,6 +84,7 @@ CSRF_TRUSTED_ORIGINS = [BASE_URL]
 PROXY_COUNT = env_int("PACKYARD_PROXY_COUNT", 0)
 
 INSTALLED_APPS = [
+    "django.contrib.admin.apps.SimpleAdminConfig",  # our own site, no autodiscovery
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -105,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "packyard.accounts.sessions.SessionTrackingMiddleware",
+    "packyard.accounts.devices.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "packyard.twofactor.middleware.TwoFactorPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -121,7 +123,7 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [PACKAGE_DIR / "templates"],
-        "APP_DIRS": False,
+        "APP_DIRS": True,  # the admin's templates; ours in DIRS come first
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
@@ -183,7 +185,8 @@ SESSION_COOKIE_NAME = "packyard_session"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = PRODUCTION
-SESSION_COOKIE_AGE = env_int("PACKYARD_SESSION_SECONDS", 12 * 3600, minimum=300)
+SESSION_COOKIE_AGE = env_int("PACKYARD_SESSION_SECONDS", 12 * 3600, minimum=300)  # absolute
+PACKYARD_SESSION_IDLE_SECONDS = env_int("PACKYARD_SESSION_IDLE_SECONDS", 2 * 3600, minimum=300)
 CSRF_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True

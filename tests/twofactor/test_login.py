@@ -1,3 +1,4 @@
+import re
 import time
 
 import pytest
@@ -167,3 +168,44 @@ def test_password_only_account_logs_in_with_password(client, dave):
     response = password_step(client, "dave")
     assert response["Location"] == "/manage/account/"
     assert UserSession.objects.get(user=dave).factor == "password"
+
+
+def link_in(message) -> str:
+    return re.search(r"http://\S+", message.body).group(0).split("localhost:8000")[1]
+
+
+def test_code_login_from_new_browser_and_address_waits_for_the_emailed_link(client, alice):
+    password_step(client, REMOTE_ADDR="10.9.9.9")
+    response = csrf_post(
+        client,
+        "/account/two-factor/",
+        {"method": "totp", "code": totp_code(alice)},
+        REMOTE_ADDR="10.9.9.9",
+    )
+    assert "Check your email" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    message = mail.outbox[-1]
+    assert message.subject.endswith("Confirm a login from a new device")
+    assert "10.9.9.9" in message.body
+    stranger = Client(enforce_csrf_checks=True)
+    assert stranger.get(link_in(message)).status_code == 400
+    response = client.get(link_in(message), REMOTE_ADDR="10.9.9.9")
+    assert response.status_code == 302
+    assert client.get("/manage/account/", REMOTE_ADDR="10.9.9.9").status_code == 200
+    assert client.cookies["packyard_device"].value
+
+
+def test_known_browser_passes_from_a_new_address(client, alice):
+    password_step(client)
+    second_step(client, method="totp", code=totp_code(alice))
+    assert client.cookies["packyard_device"].value
+    csrf = client.cookies["csrftoken"].value
+    client.post("/account/logout/", {"csrfmiddlewaretoken": csrf})
+    password_step(client, REMOTE_ADDR="10.8.8.8")
+    response = csrf_post(
+        client,
+        "/account/two-factor/",
+        {"method": "totp", "code": totp_code(alice)},
+        REMOTE_ADDR="10.8.8.8",
+    )
+    assert response.status_code == 302

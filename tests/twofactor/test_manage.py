@@ -1,11 +1,13 @@
 import re
 import time
+from datetime import timedelta
 
 import pyotp
 import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from packyard.accounts.models import UserSession
 from packyard.accounts.reauth import REAUTH_AT_KEY
@@ -305,3 +307,15 @@ def test_password_upload_refused_for_2fa_account_under_tokens_if_2fa(client, ali
         "/legacy/", upload_form("other"), HTTP_AUTHORIZATION=basic_auth("dave", PASSWORD)
     )
     assert allowed.status_code == 200
+
+
+def test_idle_session_ends(alice):
+    browser = browser_for(alice)
+    UserSession.objects.filter(user=alice).update(last_seen=timezone.now() - timedelta(hours=3))
+    assert browser.get("/manage/account/")["Location"].startswith("/account/login/")
+
+
+def test_session_ends_after_its_absolute_lifetime(alice):
+    browser = browser_for(alice)
+    UserSession.objects.filter(user=alice).update(created=timezone.now() - timedelta(hours=13))
+    assert browser.get("/manage/account/")["Location"].startswith("/account/login/")

@@ -70,3 +70,16 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.user_id} since {self.created:%Y-%m-%d %H:%M}"
+
+
+class KnownDevice(models.Model):
+    """A browser that has logged in before: it carries a random token in a cookie, we keep its
+    HMAC. A TOTP or recovery-code login from an unknown browser and address is held until the
+    emailed link is opened."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="known_devices")
+    token_digest = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"device of {self.user_id}"

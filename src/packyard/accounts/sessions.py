@@ -6,7 +6,7 @@ session whose row is gone, which is how "revoke" works across every worker at on
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -94,10 +94,11 @@ class SessionTrackingMiddleware:
                 row = UserSession.objects.filter(pk=uuid.UUID(session_id), user=user).first()
             except ValueError:
                 row = None
-        if row is None:
-            logout(request)  # revoked elsewhere, or from before sessions were tracked
-            return
         now = timezone.now()
+        if row is None or self._expired(row, now):
+            # Revoked elsewhere, idle too long, or past its absolute lifetime.
+            logout(request)
+            return
         changes: dict[str, Any] = {}
         if row.session_key != request.session.session_key:
             changes["session_key"] = request.session.session_key  # the key rotates; the row stays
@@ -105,3 +106,9 @@ class SessionTrackingMiddleware:
             changes["last_seen"] = now
         if changes:
             UserSession.objects.filter(pk=row.pk).update(**changes)
+
+    @staticmethod
+    def _expired(row: UserSession, now: datetime) -> bool:
+        idle = timedelta(seconds=settings.PACKYARD_SESSION_IDLE_SECONDS)
+        lifetime = timedelta(seconds=settings.SESSION_COOKIE_AGE)
+        return now - row.last_seen > idle or now - row.created > lifetime

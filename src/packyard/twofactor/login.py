@@ -1,17 +1,24 @@
 """The login's second step: after a correct password, a short-lived single-use pending state
 bound to that user, which only a second factor turns into a session."""
 
+import secrets
 import time
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import login
+from django.core import signing
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from packyard.accounts.devices import device_remember
 from packyard.accounts.events import event_record
 from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_mark
+from packyard.accounts.services import security_email_send
 from packyard.accounts.sessions import FACTOR_ATTRIBUTE
+from packyard.http import client_ip
 
 PENDING_KEY = "packyard_2fa_pending"
 PENDING_SECONDS = 300
@@ -60,7 +67,60 @@ def pending_clear(request: HttpRequest) -> None:
 def login_complete(request: HttpRequest, user: User, *, factor: str) -> None:
     """Start the session (a new key), record how, and count it as a fresh re-authentication."""
     pending_clear(request)
+    request.session.pop(HOLD_KEY, None)
     setattr(request, FACTOR_ATTRIBUTE, factor)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     event_record(user=user, tag="account:login:success", request=request, method=factor)
+    device_remember(request, user)
     reauth_mark(request)
+
+
+# --- logins held until an emailed link is opened ---------------------------------------------
+
+HOLD_KEY = "packyard_login_hold"
+HOLD_SALT = "packyard.twofactor.login-hold"
+HOLD_SECONDS = 900
+
+
+def hold_start(request: HttpRequest, user: User, *, factor: str, next_url: str) -> None:
+    """A code login from a browser and address this account never used: email a link that
+    finishes the login in this browser, as PyPI does. Security keys prove more and pass."""
+    nonce = secrets.token_urlsafe(16)
+    pending_clear(request)
+    request.session[HOLD_KEY] = {
+        "user": str(user.pk),
+        "nonce": nonce,
+        "factor": factor,
+        "next": next_url,
+    }
+    token = signing.dumps({"u": str(user.pk), "n": nonce}, salt=HOLD_SALT)
+    link = settings.BASE_URL + reverse("twofactor:confirm-login", args=[token])
+    event_record(user=user, tag="account:login:held_new_device", request=request, method=factor)
+    security_email_send(
+        user=user,
+        subject="Confirm a login from a new device",
+        template="twofactor/email/confirm_login.txt",
+        link=link,
+        ip=client_ip(request),
+        agent=request.META.get("HTTP_USER_AGENT", "")[:200],
+    )
+
+
+def hold_release(request: HttpRequest, token: str) -> tuple[User, str] | None:
+    """The held user and where to go, if the link belongs to the login held in this browser."""
+    held = request.session.get(HOLD_KEY)
+    try:
+        data = signing.loads(token, salt=HOLD_SALT, max_age=HOLD_SECONDS)
+    except signing.BadSignature:
+        return None
+    if not isinstance(held, dict) or not isinstance(data, dict):
+        return None
+    if data.get("u") != held.get("user") or not constant_time_compare(
+        str(data.get("n", "")), str(held.get("nonce", ""))
+    ):
+        return None
+    user = User.objects.filter(pk=str(held["user"]), is_active=True).first()
+    if user is None:
+        return None
+    login_complete(request, user, factor=str(held.get("factor", "password")))
+    return user, str(held.get("next") or "")

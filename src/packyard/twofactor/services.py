@@ -241,3 +241,24 @@ def factor_changed(
         added=added,
     )
     sessions_revoke(user=user, keep=current_session_id(request))
+
+
+def second_factors_reset(*, user: User, admin: User, request: HttpRequest) -> None:
+    """For a locked-out user, by staff: every factor and recovery code goes, every session ends."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        WebAuthnCredential.objects.filter(user=user).delete()
+        RecoveryCode.objects.filter(user=user).delete()
+        event_record(
+            user=user,
+            tag="account:two_factor:reset_by_admin",
+            request=request,
+            admin=admin.username,
+        )
+    sessions_revoke(user=user)
+    security_email_send(
+        user=user,
+        subject="Your second factors were reset",
+        template="twofactor/email/factors_reset.txt",
+        admin=admin.username,
+    )

@@ -6,6 +6,7 @@ app_name = "twofactor"
 
 urlpatterns = [
     path("account/two-factor/", views.login_second_step, name="login"),
+    path("account/confirm-login/<str:token>/", views.confirm_login, name="confirm-login"),
     path(
         "account/two-factor/webauthn/options/",
         views.login_webauthn_options,

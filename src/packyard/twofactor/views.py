@@ -14,11 +14,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from packyard.accounts.devices import device_known
 from packyard.accounts.forms import ReauthForm
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.reauth import reauth_mark, reauth_required
-from packyard.accounts.sessions import current_session_id, sessions_revoke
+from packyard.accounts.sessions import FACTOR_ATTRIBUTE, current_session_id, sessions_revoke
 from packyard.twofactor import login as pending
 from packyard.twofactor import secretbox, services, totp, webauthn
 from packyard.twofactor.forms import CodeForm, LabelForm, RecoveryCodeForm
@@ -67,9 +68,11 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
         form = code_form if method == "totp" else recovery_form
         if method in {"totp", "recovery"} and form.is_valid():
             next_url = pending.pending_next(request)
-            outcome = _second_factor(request, user, method, form)
+            outcome = _second_factor(request, user, method, form, next_url)
             if outcome is None:
                 return redirect(_after_login(request, next_url))
+            if outcome == HELD:
+                return render(request, "twofactor/login_held.html", {"email": user.email})
             form.add_error(None, outcome)
             status = 429 if outcome.startswith("Too many") else 400
     context = {
@@ -81,29 +84,57 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
     return render(request, "twofactor/login_second_step.html", context, status=status)
 
 
+HELD = "held"
+
+
 def _second_factor(
-    request: HttpRequest, user: User, method: str, form: CodeForm | RecoveryCodeForm
+    request: HttpRequest, user: User, method: str, form: CodeForm | RecoveryCodeForm, next_url: str
 ) -> str | None:
-    """Check the code; on success log in and return None, else the message to show."""
+    """Check the code; None once logged in, HELD when the login waits for an emailed link,
+    otherwise the message to show."""
     try:
         services.second_factor_check_limits(user=user, request=request)
     except RateLimited as exc:
         return _too_many(exc)
-    if method == "totp" and services.totp_verify(user=user, code=form.cleaned_data["code"]):
-        pending.login_complete(request, user, factor="password+totp")
-    elif method == "recovery" and services.recovery_code_use(
-        user=user, code=form.cleaned_data["recovery_code"], request=request
-    ):
-        pending.login_complete(request, user, factor="password+recovery-code")
-        sessions_revoke(user=user, keep=current_session_id(request))
-        left = services.recovery_codes_remaining(user)
-        messages.warning(request, f"You used a recovery code; {left} left.")
-        if left == 0:
-            messages.error(request, "You have no recovery codes left: generate new ones now.")
+    if method == "totp":
+        accepted = services.totp_verify(user=user, code=form.cleaned_data["code"])
     else:
+        code = form.cleaned_data["recovery_code"]
+        accepted = services.recovery_code_use(user=user, code=code, request=request)
+    if not accepted:
         services.second_factor_failed(user=user, request=request, method=method)
         return "That code is not right, or was already used."
+    factor = "password+totp" if method == "totp" else "password+recovery-code"
+    if not device_known(request, user):
+        pending.hold_start(request, user, factor=factor, next_url=next_url)
+        return HELD
+    pending.login_complete(request, user, factor=factor)
+    _after_recovery_code(request, user, factor)
     return None
+
+
+def _after_recovery_code(request: HttpRequest, user: User, factor: str) -> None:
+    if factor != "password+recovery-code":
+        return
+    sessions_revoke(user=user, keep=current_session_id(request))
+    left = services.recovery_codes_remaining(user)
+    messages.warning(request, f"You used a recovery code; {left} left.")
+    if left == 0:
+        messages.error(request, "You have no recovery codes left: generate new ones now.")
+
+
+@never_cache
+def confirm_login(request: HttpRequest, token: str) -> HttpResponse:
+    released = pending.hold_release(request, token)
+    if released is None:
+        message = (
+            "This link does not finish a login in this browser: open it in the browser where "
+            "you logged in, within 15 minutes, or log in again."
+        )
+        return render(request, "twofactor/login_held.html", {"error": message}, status=400)
+    user, next_url = released
+    _after_recovery_code(request, user, str(getattr(request, FACTOR_ATTRIBUTE, "")))
+    return redirect(_after_login(request, next_url))
 
 
 @require_POST
