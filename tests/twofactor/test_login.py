@@ -209,3 +209,10 @@ def test_known_browser_passes_from_a_new_address(client, alice):
         REMOTE_ADDR="10.8.8.8",
     )
     assert response.status_code == 302
+
+
+def test_opening_the_login_page_again_ends_the_pending_login(client, alice):
+    password_step(client)
+    client.get("/account/login/")
+    response = second_step(client, method="totp", code=totp_code(alice))
+    assert response["Location"] == "/account/login/"

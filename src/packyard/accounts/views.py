@@ -30,7 +30,7 @@ from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.reauth import reauth_required
 from packyard.accounts.sessions import current_session_id, sessions_live, sessions_revoke
 from packyard.http import client_ip
-from packyard.twofactor.login import login_complete, pending_start
+from packyard.twofactor.login import login_complete, pending_clear, pending_start
 from packyard.twofactor.services import user_has_two_factor
 
 HISTORY_DAYS = 90
@@ -54,6 +54,7 @@ def _safe_next(request: HttpRequest) -> str:
 @sensitive_post_parameters("password")
 @sensitive_variables("password")
 def login_view(request: HttpRequest) -> HttpResponse:
+    pending_clear(request)  # starting over ends any half-finished two-factor login
     form = LoginForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         password = form.cleaned_data["password"]
