@@ -3,12 +3,10 @@
 import argparse
 import getpass
 import os
-import re
 import sys
 from datetime import datetime, timedelta
 
-DURATION_RE = re.compile(r"(\d+)([smhdw])")
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+from packyard.env import parse_duration_seconds
 
 
 def _setup() -> None:
@@ -20,10 +18,10 @@ def _setup() -> None:
 
 def parse_duration(text: str) -> timedelta:
     """A lifetime such as 90d, 12h or 2w."""
-    match = DURATION_RE.fullmatch(text.strip().lower())
-    if not match or int(match.group(1)) == 0:
+    seconds = parse_duration_seconds(text)
+    if seconds is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 30d, 12h or 2w")
-    return timedelta(seconds=int(match.group(1)) * DURATION_UNITS[match.group(2)])
+    return timedelta(seconds=seconds)
 
 
 def _default_workers() -> int:
@@ -116,7 +114,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
     from packyard.accounts.services import user_find
     from packyard.packages.models import Project
-    from packyard.tokens.services import TokenError, token_mint
+    from packyard.tokens.services import TokenError, TokenScope, token_mint
 
     user = user_find(username=args.name)
     if user is None:
@@ -127,14 +125,21 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         if project is None:
             raise SystemExit(f"{args.name} has no project named {name!r}.")
         projects.append((project.normalized_name, str(project.id)))
+    new_project = _canonical(args.new_project) if args.new_project else ""
+    if new_project and Project.objects.filter(normalized_name=new_project).exists():
+        raise SystemExit(f"The project {new_project!r} exists: use --project.")
+    scope = TokenScope(
+        projects=tuple(projects),
+        new_project=new_project,
+        existing_only=args.existing_only,
+        version_pattern=args.version or "",
+        source_cidrs=tuple(args.source),
+        single_use=args.single_use,
+    )
     expires: datetime | None = timezone.now() + args.expires if args.expires else None
     try:
         token, raw = token_mint(
-            user=user,
-            description=args.description,
-            projects=projects,
-            expires=expires,
-            by_operator=True,
+            user=user, description=args.description, scope=scope, expires=expires, by_operator=True
         )
     except (TokenError, ValidationError) as exc:
         text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
@@ -187,6 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
     mint = token.add_parser("create", help="create an API token; printed alone on the last line")
     mint.add_argument("name", help="the user the token belongs to")
     mint.add_argument("--project", action="append", default=[], help="limit to this project")
+    mint.add_argument("--new-project", help="a project name not yet taken that it may create")
+    mint.add_argument("--existing-only", action="store_true", help="never create a project")
+    mint.add_argument("--version", help="only these versions, e.g. '2.*' or '>=1.4,<2'")
+    mint.add_argument(
+        "--from",
+        dest="source",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="only from this address range; repeatable",
+    )
+    mint.add_argument("--single-use", action="store_true", help="good for one upload request")
     mint.add_argument("--expires", type=parse_duration, help="lifetime, e.g. 90d, 12h, 2w")
     mint.add_argument("--description", default="created with packyard token create")
     mint.set_defaults(func=cmd_token_create)

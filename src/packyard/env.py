@@ -77,6 +77,31 @@ def env_size(name: str, default: int) -> int:
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
 
 
+DURATION_RE = re.compile(r"(\d+)([smhdw])")
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration_seconds(text: str) -> int | None:
+    """Seconds in a lifetime such as 90d, 12h or 2w; None if it is not one."""
+    match = DURATION_RE.fullmatch(text.strip().lower())
+    if not match or int(match.group(1)) == 0:
+        return None
+    return int(match.group(1)) * DURATION_UNITS[match.group(2)]
+
+
+def env_duration(name: str, default: str = "") -> int | None:
+    """A lifetime such as 90d; unset or empty means none."""
+    raw = env_str(name, default)
+    if not raw:
+        return None
+    seconds = parse_duration_seconds(raw)
+    if seconds is None:
+        raise ImproperlyConfigured(
+            f"{name} must be a duration such as 90d, 12h or 2w, not {raw!r}."
+        )
+    return seconds
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default).lower()
     if value not in choices:

@@ -12,6 +12,7 @@ from packyard.env import (
     email_from_url,
     env_bool,
     env_choice,
+    env_duration,
     env_int,
     env_list,
     env_secret,
@@ -225,6 +226,15 @@ if not PACKYARD_TOKEN_PREFIX.isalnum():
 # Token keys are derived from this secret; by default from SECRET_KEY, so rotating that
 # key revokes every token.
 PACKYARD_TOKEN_SECRET = env_secret("PACKYARD_TOKEN_SECRET") or SECRET_KEY
+# Token lifetimes: none can be made longer than the maximum; the default fills the form.
+PACKYARD_TOKEN_MAX_AGE = env_duration("PACKYARD_TOKEN_MAX_AGE")
+PACKYARD_TOKEN_DEFAULT_AGE = env_duration("PACKYARD_TOKEN_DEFAULT_AGE")
+if (
+    PACKYARD_TOKEN_MAX_AGE
+    and PACKYARD_TOKEN_DEFAULT_AGE
+    and PACKYARD_TOKEN_DEFAULT_AGE > PACKYARD_TOKEN_MAX_AGE
+):
+    raise ImproperlyConfigured("PACKYARD_TOKEN_DEFAULT_AGE must not exceed PACKYARD_TOKEN_MAX_AGE.")
 PACKYARD_LOGIN_LIMIT = (10, 300)  # failures, seconds: per user and per address
 PACKYARD_REQUIRE_2FA = env_choice("PACKYARD_REQUIRE_2FA", "all", ("all", "uploaders", "off"))
 PACKYARD_REAUTH_SECONDS = env_int("PACKYARD_REAUTH_SECONDS", 15 * 60, minimum=60)

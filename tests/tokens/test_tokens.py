@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pymacaroons
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from pypitoken import Token
 
@@ -14,6 +15,7 @@ from packyard.tokens.models import ApiToken
 from packyard.tokens.services import (
     GENERIC_FAILURE,
     TokenError,
+    TokenScope,
     TokenScopeError,
     token_authenticate,
     token_mint,
@@ -125,7 +127,9 @@ def test_user_caveat_for_another_user_is_refused(alice, bob):
 
 def test_project_id_caveat_refuses_recreated_project(alice):
     project = Project.objects.create(name="demo", normalized_name="demo")
-    _, raw = token_mint(user=alice, description="ci", projects=[("demo", str(project.id))])
+    _, raw = token_mint(
+        user=alice, description="ci", scope=TokenScope(projects=(("demo", str(project.id)),))
+    )
     project.delete()
     recreated = Project.objects.create(name="demo", normalized_name="demo")
     identity = token_authenticate(raw=raw)
@@ -154,7 +158,13 @@ def test_unknown_token_id_gives_generic_message(alice):
     "caveat",
     [
         json.dumps([99, "x"]),
-        json.dumps([100]),
+        json.dumps([199]),
+        json.dumps([100, "extra"]),
+        json.dumps([101, "not a pattern!"]),
+        json.dumps([101, 2]),
+        json.dumps([102, ["300.1.1.1/8"]]),
+        json.dumps([102, "10.0.0.0/8"]),
+        json.dumps([103, 1]),
         "not json",
         json.dumps({"version": 2}),
         json.dumps([0, "soon", 1]),
@@ -222,7 +232,7 @@ def test_project_scoped_token_uploads_only_to_its_project(upload, alice, alice_t
     assert upload(alice_token, upload_form("other", "1.0")).status_code == 200
     project = Project.objects.get(normalized_name="demo")
     _, scoped = token_mint(
-        user=alice, description="demo only", projects=[("demo", str(project.id))]
+        user=alice, description="demo only", scope=TokenScope(projects=(("demo", str(project.id)),))
     )
     assert upload(scoped, upload_form("demo", "2.0")).status_code == 200
     response = upload(scoped, upload_form("other", "2.0"))
@@ -256,3 +266,113 @@ def test_token_cannot_open_web_pages(client, alice_token, path):
         response = client.get(path, HTTP_AUTHORIZATION=header)
         assert response.status_code == 302
         assert response["Location"].startswith("/account/login/")
+
+
+# --- Packyard's own caveats ------------------------------------------------------------------
+
+
+def scoped(user, **scope) -> str:
+    return token_mint(user=user, description="scoped", scope=TokenScope(**scope))[1]
+
+
+def test_existing_only_token_cannot_create_a_project(upload, alice, alice_token):
+    upload(alice_token, upload_form("demo", "1.0"))
+    raw = scoped(alice, existing_only=True)
+    assert upload(raw, upload_form("demo", "2.0")).status_code == 200
+    refused = upload(raw, upload_form("brand-new", "1.0"))
+    assert refused.status_code == 403
+    assert "may only upload to existing projects" in refused.content.decode()
+
+
+def test_token_for_a_new_project_creates_exactly_that_project(upload, alice):
+    raw = scoped(alice, new_project="fresh-one")
+    assert upload(raw, upload_form("fresh-one", "1.0")).status_code == 200
+    assert upload(raw, upload_form("fresh-one", "1.1")).status_code == 200
+    assert upload(raw, upload_form("another", "1.0")).status_code == 403
+
+
+def test_version_pattern_limits_versions(upload, alice):
+    raw = scoped(alice, version_pattern="2.*")
+    assert upload(raw, upload_form("demo", "2.1")).status_code == 200
+    refused = upload(raw, upload_form("demo", "3.0"))
+    assert refused.status_code == 403
+    assert "not valid for version '3.0' (only '2.*')" in refused.content.decode()
+
+
+def test_version_pattern_accepts_a_specifier_set(upload, alice):
+    raw = scoped(alice, version_pattern=">=1.4,<2")
+    assert upload(raw, upload_form("demo", "1.5")).status_code == 200
+    assert upload(raw, upload_form("demo", "2.0")).status_code == 403
+
+
+def test_source_addresses_limit_where_a_token_works(upload, alice):
+    inside = scoped(alice, source_cidrs=("127.0.0.0/8",))
+    outside = scoped(alice, source_cidrs=("10.0.0.0/8", "2001:db8::/32"))
+    assert upload(inside, upload_form("demo", "1.0")).status_code == 200
+    refused = upload(outside, upload_form("demo", "2.0"))
+    assert refused.status_code == 403
+    assert "not valid from address 127.0.0.1" in refused.content.decode()
+
+
+def test_single_use_token_works_once(upload, alice):
+    raw = scoped(alice, single_use=True)
+    assert upload(raw, upload_form("demo", "1.0")).status_code == 200
+    again = upload(raw, upload_form("demo", "2.0"))
+    assert again.status_code == 403
+    assert "token has been revoked" in again.content.decode()
+
+
+def test_single_use_claim_happens_once_even_for_a_bad_upload(alice):
+    raw = scoped(alice, single_use=True)
+    token_authenticate(raw=raw)
+    with pytest.raises(TokenError, match="revoked"):
+        token_authenticate(raw=raw)
+
+
+def test_holder_can_add_a_version_caveat_offline(alice):
+    token, _ = token_mint(user=alice, description="ci")
+    raw = reissue(token, [json.dumps([3, str(alice.pk)]), json.dumps([101, "1.*"])])
+    identity = token_authenticate(raw=raw)
+    with pytest.raises(TokenScopeError, match=r"only '1\.\*'"):
+        identity.check_project(project_name="demo", project_id=None, version="2.0")
+
+
+@pytest.mark.parametrize(
+    ("scope", "message"),
+    [
+        ({"version_pattern": "not a pattern!"}, "not a version pattern"),
+        ({"source_cidrs": ("10.0.0.0/33",)}, "not an address range"),
+        ({"new_project": "x", "existing_only": True}, "must be allowed to create it"),
+        ({"new_project": "x", "projects": (("demo", "1"),)}, "one new project"),
+    ],
+)
+def test_bad_scopes_are_refused(alice, scope, message):
+    with pytest.raises(ValidationError, match=message):
+        token_mint(user=alice, description="bad", scope=TokenScope(**scope))
+    assert not ApiToken.objects.filter(description="bad").exists()
+
+
+def test_expiry_beyond_the_maximum_is_refused(alice, settings):
+    settings.PACKYARD_TOKEN_MAX_AGE = 90 * 86400
+    with pytest.raises(ValidationError, match="within 90 days"):
+        token_mint(user=alice, description="long", expires=timezone.now() + timedelta(days=91))
+
+
+def test_maximum_age_gives_every_token_an_expiry(alice, settings):
+    settings.PACKYARD_TOKEN_MAX_AGE = 90 * 86400
+    settings.PACKYARD_TOKEN_DEFAULT_AGE = 30 * 86400
+    token, _ = token_mint(user=alice, description="default")
+    assert timedelta(days=29) < token.expires - timezone.now() <= timedelta(days=30)
+
+
+def test_expiry_in_the_past_is_refused(alice):
+    with pytest.raises(ValidationError, match="in the future"):
+        token_mint(user=alice, description="old", expires=timezone.now() - timedelta(days=1))
+
+
+def test_token_creation_is_emailed(alice):
+    from django.core import mail
+
+    token_mint(user=alice, description="announced")
+    assert mail.outbox[-1].subject.endswith("A new API token was created")
+    assert "announced" in mail.outbox[-1].body

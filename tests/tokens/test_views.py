@@ -36,7 +36,7 @@ def test_create_project_scoped_token(alice_browser, alice):
     csrf_post(
         alice_browser,
         "/manage/account/tokens/",
-        {"description": "demo", "projects": [str(project.id)], "expiry_days": "30"},
+        {"description": "demo", "projects": [str(project.id)], "expiry": "30"},
     )
     token = ApiToken.objects.get()
     assert token.project_names == ["demo"]

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from packyard.http import unauthorized
+from packyard.http import client_ip, unauthorized
 from packyard.tokens.services import TokenError, token_authenticate
 
 View = Callable[..., HttpResponseBase]
@@ -38,7 +38,7 @@ def may_read(request: HttpRequest) -> bool:
     if raw is None:
         return False
     try:
-        identity = token_authenticate(raw=raw)
+        identity = token_authenticate(raw=raw, client_ip=client_ip(request), for_upload=False)
     except TokenError:
         return False
     return identity.user.is_active

@@ -6,10 +6,14 @@ Anything this module does not understand is refused: unknown caveats fail closed
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any, ClassVar
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 
 class CaveatError(Exception):
@@ -24,9 +28,12 @@ class CaveatFailed(Exception):
 class Context:
     now: int
     user_id: str
-    # None while only the credential is being checked, before the upload names its project.
+    client_ip: str = ""
+    # None while only the credential is being checked, before the upload names its project
+    # (project_id stays None when the upload would create the project).
     project_name: str | None = None
     project_id: str | None = None
+    version: str | None = None
 
 
 class Caveat:
@@ -105,6 +112,98 @@ class RequestUser(Caveat):
         return [self.tag, self.user_id]
 
 
+# Packyard's own caveats, tags from 100 up. PyPI's server and pypitoken do not know them: on
+# PyPI they would fail closed, as any unknown caveat must.
+
+
+@dataclass(frozen=True)
+class ExistingProjectsOnly(Caveat):
+    """Upload new files to projects that exist; never create a project."""
+
+    tag = 100
+    needs_project = True
+
+    def verify(self, context: Context) -> None:
+        if context.project_id is None:
+            raise CaveatFailed(
+                f"token may only upload to existing projects, and {context.project_name!r} "
+                "does not exist"
+            )
+
+    def dump(self) -> list[Any]:
+        return [self.tag]
+
+
+def version_specifier(pattern: str) -> SpecifierSet:
+    """`2.*` means `==2.*`; anything that starts with an operator is a specifier set."""
+    text = pattern.strip()
+    if text and text[0] not in "=<>!~":
+        text = f"=={text}"
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        raise CaveatError(f"{pattern!r} is not a version pattern") from None
+
+
+@dataclass(frozen=True)
+class VersionPattern(Caveat):
+    tag = 101
+    needs_project = True
+    pattern: str
+
+    def verify(self, context: Context) -> None:
+        specifier = version_specifier(self.pattern)
+        try:
+            version = Version(context.version or "")
+        except InvalidVersion:
+            version = None
+        if version is None or not specifier.contains(version, prereleases=True):
+            raise CaveatFailed(
+                f"token is not valid for version {context.version!r} (only {self.pattern!r})"
+            )
+
+    def dump(self) -> list[Any]:
+        return [self.tag, self.pattern]
+
+
+def networks(cidrs: tuple[str, ...]) -> list[IPv4Network | IPv6Network]:
+    try:
+        return [ip_network(cidr, strict=False) for cidr in cidrs]
+    except ValueError as exc:
+        raise CaveatError(f"not an address range: {exc}") from None
+
+
+@dataclass(frozen=True)
+class SourceAddresses(Caveat):
+    tag = 102
+    cidrs: tuple[str, ...]
+
+    def verify(self, context: Context) -> None:
+        allowed = networks(self.cidrs)
+        try:
+            address = ip_address(context.client_ip)
+        except ValueError:
+            address = None
+        if address is None or not any(address in network for network in allowed):
+            raise CaveatFailed(f"token is not valid from address {context.client_ip}")
+
+    def dump(self) -> list[Any]:
+        return [self.tag, list(self.cidrs)]
+
+
+@dataclass(frozen=True)
+class SingleUse(Caveat):
+    """Good for one upload request; the server revokes the token as it is used."""
+
+    tag = 103
+
+    def verify(self, context: Context) -> None:
+        return  # enforced where the token is claimed, which needs the database
+
+    def dump(self) -> list[Any]:
+        return [self.tag]
+
+
 def _str_list(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise CaveatError("expected a list of strings")
@@ -117,28 +216,51 @@ def _int(value: Any) -> int:
     return value
 
 
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise CaveatError("expected a string")
+    return value
+
+
+def _source_addresses(value: Any) -> SourceAddresses:
+    cidrs = _str_list(value)
+    networks(cidrs)
+    return SourceAddresses(cidrs=cidrs)
+
+
+def _version_pattern(value: Any) -> VersionPattern:
+    pattern = _str(value)
+    version_specifier(pattern)
+    return VersionPattern(pattern=pattern)
+
+
+# tag: (number of fields, constructor from the fields)
+PARSERS: dict[int, tuple[int, Callable[[list[Any]], Caveat]]] = {
+    0: (2, lambda f: Expiration(not_after=_int(f[0]), not_before=_int(f[1]))),
+    1: (1, lambda f: ProjectName(normalized_names=_str_list(f[0]))),
+    2: (1, lambda f: ProjectID(project_ids=_str_list(f[0]))),
+    3: (1, lambda f: RequestUser(user_id=_str(f[0]))),
+    100: (0, lambda f: ExistingProjectsOnly()),
+    101: (1, lambda f: _version_pattern(f[0])),
+    102: (1, lambda f: _source_addresses(f[0])),
+    103: (0, lambda f: SingleUse()),
+}
+
+
 def _parse_compact(data: list[Any]) -> Caveat:
     if not data or isinstance(data[0], bool) or not isinstance(data[0], int):
         raise CaveatError("a caveat starts with its integer tag")
     tag, fields = data[0], data[1:]
-    required = {0: 2, 1: 1, 2: 1, 3: 1}
-    if tag not in required:
+    if tag not in PARSERS:
         raise CaveatError(f"unknown caveat tag {tag}")
-    if len(fields) < required[tag]:
+    count, build = PARSERS[tag]
+    if len(fields) < count:
         raise CaveatError(f"caveat {tag} is missing fields")
-    if len(fields) > required[tag]:
+    if len(fields) > count:
         # Fields are only ever appended: a newer field we do not know may narrow the token
         # in a way we cannot check, so refuse it.
         raise CaveatError(f"caveat {tag} has fields this server does not know")
-    if tag == 0:
-        return Expiration(not_after=_int(fields[0]), not_before=_int(fields[1]))
-    if tag == 1:
-        return ProjectName(normalized_names=_str_list(fields[0]))
-    if tag == 2:
-        return ProjectID(project_ids=_str_list(fields[0]))
-    if not isinstance(fields[0], str):
-        raise CaveatError("caveat 3 needs a user id string")
-    return RequestUser(user_id=fields[0])
+    return build(fields)
 
 
 def _parse_legacy(data: dict[str, Any]) -> Caveat | None:

@@ -1,17 +1,22 @@
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django import forms
+from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
+from packaging.utils import canonicalize_name
 
 from packyard.packages.models import Project
+from packyard.tokens.services import TokenScope
 
-EXPIRY_CHOICES = [
-    ("", "Never"),
-    ("7", "7 days"),
-    ("30", "30 days"),
-    ("90", "90 days"),
-    ("365", "1 year"),
-]
+EXPIRY_DAYS = (7, 30, 90, 365)
+
+
+def _expiry_choices() -> list[tuple[str, str]]:
+    max_days = (settings.PACKYARD_TOKEN_MAX_AGE or 0) // 86400
+    choices = [] if max_days else [("", "Never")]
+    choices += [(str(d), f"{d} days") for d in EXPIRY_DAYS if not max_days or d <= max_days]
+    return [*choices, ("custom", "On a date")]
 
 
 class TokenCreateForm(forms.Form):
@@ -24,12 +29,71 @@ class TokenCreateForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Leave all unticked for a token that can upload to every project you can.",
     )
-    expiry_days = forms.ChoiceField(label="Expires", choices=EXPIRY_CHOICES, required=False)
+    new_project = forms.CharField(
+        label="Or a new project it may create",
+        max_length=200,
+        required=False,
+        help_text="A project name nobody has yet: the token may create exactly that project.",
+    )
+    existing_only = forms.BooleanField(
+        label="Only upload to projects that exist (never create one)", required=False
+    )
+    version_pattern = forms.CharField(
+        label="Versions", max_length=100, required=False, help_text="For example 2.* or >=1.4,<2"
+    )
+    source_cidrs = forms.CharField(
+        label="Only from these addresses",
+        max_length=1000,
+        required=False,
+        help_text="Address ranges in CIDR form, separated by commas, e.g. 203.0.113.0/24.",
+    )
+    single_use = forms.BooleanField(label="Single use (one upload request)", required=False)
+    expiry = forms.ChoiceField(label="Expires", required=False)
+    expires_on = forms.DateField(
+        label="Expiry date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="With 'On a date'.",
+    )
 
-    def __init__(self, *args: object, projects: object, **kwargs: object) -> None:
+    def __init__(self, *args: object, projects: QuerySet[Project], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["projects"].queryset = projects  # type: ignore[attr-defined]
+        self.fields["expiry"].choices = _expiry_choices()  # type: ignore[attr-defined]
+        default_days = (settings.PACKYARD_TOKEN_DEFAULT_AGE or 0) // 86400
+        self.fields["expiry"].initial = str(default_days) if default_days else ""
+
+    def clean_new_project(self) -> str:
+        name = self.cleaned_data["new_project"].strip()
+        if not name:
+            return ""
+        normalized = canonicalize_name(name)
+        if not normalized.replace("-", "").isalnum():
+            raise forms.ValidationError("Not a valid project name.")
+        if Project.objects.filter(normalized_name=normalized).exists():
+            raise forms.ValidationError("That project exists: tick it above instead.")
+        return normalized
+
+    def clean_source_cidrs(self) -> tuple[str, ...]:
+        text = self.cleaned_data["source_cidrs"]
+        return tuple(part.strip() for part in text.replace(" ", ",").split(",") if part.strip())
 
     def expires(self) -> datetime | None:
-        days = self.cleaned_data.get("expiry_days")
-        return timezone.now() + timedelta(days=int(days)) if days else None
+        choice = self.cleaned_data.get("expiry") or ""
+        if choice == "custom":
+            day = self.cleaned_data.get("expires_on")
+            if day is None:
+                raise forms.ValidationError("Choose the expiry date.")
+            return timezone.make_aware(datetime.combine(day, time(23, 59)))
+        return timezone.now() + timedelta(days=int(choice)) if choice else None
+
+    def scope(self) -> TokenScope:
+        data = self.cleaned_data
+        return TokenScope(
+            projects=tuple((p.normalized_name, str(p.id)) for p in data["projects"]),
+            new_project=data["new_project"],
+            existing_only=data["existing_only"],
+            version_pattern=data["version_pattern"].strip(),
+            source_cidrs=data["source_cidrs"],
+            single_use=data["single_use"],
+        )

@@ -34,6 +34,10 @@ class ApiToken(models.Model):
     revoked_reason = models.CharField(max_length=32, blank=True)
     # Made with `packyard token create` by the server's operator: exempt from the 2FA policy.
     minted_by_operator = models.BooleanField(default=False)
+    # Made in a session that logged in with a second factor.
+    made_with_second_factor = models.BooleanField(default=False)
+    # The scope as chosen (see services.TokenScope), to show it and to make "another like this".
+    scope = models.JSONField(default=dict, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -46,9 +50,21 @@ class ApiToken(models.Model):
 
     @property
     def scope_label(self) -> str:
-        if self.project_names:
-            return "Projects: " + ", ".join(self.project_names)
-        return "Whole account"
+        if self.scope.get("new_project"):
+            parts = [f"New project: {self.scope['new_project']}"]
+        elif self.project_names:
+            parts = ["Projects: " + ", ".join(self.project_names)]
+        else:
+            parts = ["Whole account"]
+        if self.scope.get("existing_only"):
+            parts.append("existing projects only")
+        if self.scope.get("version_pattern"):
+            parts.append(f"versions {self.scope['version_pattern']}")
+        if self.scope.get("source_cidrs"):
+            parts.append("from " + ", ".join(self.scope["source_cidrs"]))
+        if self.scope.get("single_use"):
+            parts.append("single use")
+        return "; ".join(parts)
 
     @property
     def is_expired(self) -> bool:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from packyard.accounts.events import event_record
 from packyard.accounts.models import User
+from packyard.accounts.services import security_email_send
 from packyard.http import client_ip
 from packyard.tokens import macaroon
 from packyard.tokens.caveats import (
@@ -26,11 +27,17 @@ from packyard.tokens.caveats import (
     CaveatError,
     CaveatFailed,
     Context,
+    ExistingProjectsOnly,
     Expiration,
     ProjectID,
     ProjectName,
     RequestUser,
+    SingleUse,
+    SourceAddresses,
+    VersionPattern,
     caveat_parse,
+    networks,
+    version_specifier,
 )
 from packyard.tokens.models import ApiToken
 
@@ -56,12 +63,15 @@ class TokenIdentity:
     user: User
     caveats: list[Caveat] = field(default_factory=list)
 
-    def check_project(self, *, project_name: str, project_id: str | None) -> None:
+    def check_project(
+        self, *, project_name: str, project_id: str | None, version: str | None = None
+    ) -> None:
         context = Context(
             now=int(time.time()),
             user_id=str(self.user.pk),
             project_name=project_name,
             project_id=project_id,
+            version=version,
         )
         for caveat in self.caveats:
             if caveat.needs_project:
@@ -77,39 +87,108 @@ def _key_for(token: ApiToken) -> bytes:
     )
 
 
+@dataclass(frozen=True)
+class TokenScope:
+    """What a token may do, beyond uploading as its owner."""
+
+    projects: tuple[tuple[str, str], ...] = ()  # existing projects: (normalized name, id)
+    new_project: str = ""  # a name nobody has taken yet, which the token may create
+    existing_only: bool = False
+    version_pattern: str = ""
+    source_cidrs: tuple[str, ...] = ()
+    single_use: bool = False
+
+    def caveats(self, user: User) -> list[Caveat]:
+        found: list[Caveat] = []
+        if self.projects:
+            found.append(ProjectName(normalized_names=tuple(name for name, _ in self.projects)))
+            found.append(ProjectID(project_ids=tuple(pid for _, pid in self.projects)))
+        elif self.new_project:
+            found.append(ProjectName(normalized_names=(self.new_project,)))
+        else:
+            found.append(RequestUser(user_id=str(user.pk)))
+        if self.existing_only:
+            found.append(ExistingProjectsOnly())
+        if self.version_pattern:
+            found.append(VersionPattern(pattern=self.version_pattern))
+        if self.source_cidrs:
+            found.append(SourceAddresses(cidrs=self.source_cidrs))
+        if self.single_use:
+            found.append(SingleUse())
+        return found
+
+    def check(self) -> None:
+        if self.projects and self.new_project:
+            raise ValidationError("Scope a token to existing projects or to one new project.")
+        if self.new_project and self.existing_only:
+            raise ValidationError("A token for a new project must be allowed to create it.")
+        try:
+            if self.version_pattern:
+                version_specifier(self.version_pattern)
+            networks(self.source_cidrs)
+        except CaveatError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "projects": [name for name, _ in self.projects],
+            "new_project": self.new_project,
+            "existing_only": self.existing_only,
+            "version_pattern": self.version_pattern,
+            "source_cidrs": list(self.source_cidrs),
+            "single_use": self.single_use,
+        }
+
+
+def _check_expiry(expires: datetime | None) -> datetime | None:
+    now = timezone.now()
+    max_age = settings.PACKYARD_TOKEN_MAX_AGE
+    if expires is None and max_age:
+        expires = now + timedelta(seconds=settings.PACKYARD_TOKEN_DEFAULT_AGE or max_age)
+    if expires is not None and expires <= now:
+        raise ValidationError("The expiry date must be in the future.")
+    if expires is not None and max_age and expires > now + timedelta(seconds=max_age + 60):
+        raise ValidationError(
+            f"Tokens on this index expire within {max_age // 86400} days at the most."
+        )
+    return expires
+
+
 def token_mint(
     *,
     user: User,
     description: str,
-    projects: list[tuple[str, str]] | None = None,
+    scope: TokenScope = TokenScope(),
     expires: datetime | None = None,
     request: HttpRequest | None = None,
     by_operator: bool = False,
+    with_second_factor: bool = False,
 ) -> tuple[ApiToken, str]:
-    """Create a token; projects are (normalized name, id) pairs. Returns the row and the secret."""
+    """Create a token. Returns the row and the secret, which is shown once and never kept."""
     if not user.can_publish:
         raise TokenError("Verify your email address before creating API tokens.")
     description = description.strip()
     if not description or len(description) > 100:
         raise ValidationError("A token needs a name of 1 to 100 characters.")
-    if expires is not None and expires <= timezone.now():
-        raise ValidationError("The expiry date must be in the future.")
-    caveats: list[Caveat] = []
+    scope.check()
+    expires = _check_expiry(expires)
+    caveats = scope.caveats(user)
     if expires is not None:
-        caveats.append(Expiration(not_after=int(expires.timestamp()), not_before=int(time.time())))
-    if projects:
-        caveats.append(ProjectName(normalized_names=tuple(name for name, _ in projects)))
-        caveats.append(ProjectID(project_ids=tuple(pid for _, pid in projects)))
-    else:
-        caveats.append(RequestUser(user_id=str(user.pk)))
+        expiry = Expiration(not_after=int(expires.timestamp()), not_before=int(time.time()))
+        caveats.insert(0, expiry)
+    names = [name for name, _ in scope.projects] or (
+        [scope.new_project] if scope.new_project else []
+    )
     token = ApiToken(
         user=user,
         description=description,
         key_salt=secrets.token_bytes(KEY_SALT_BYTES),
         caveats=[c.to_json() for c in caveats],
         expires=expires,
-        project_names=[name for name, _ in projects or []],
+        project_names=names,
         minted_by_operator=by_operator,
+        made_with_second_factor=with_second_factor,
+        scope=scope.as_dict(),
     )
     with transaction.atomic():
         token.save()
@@ -122,6 +201,12 @@ def token_mint(
             scope=token.scope_label,
             by_operator=by_operator,
         )
+    security_email_send(
+        user=user,
+        subject="A new API token was created",
+        template="tokens/email/token_created.txt",
+        token=token,
+    )
     raw = macaroon.mint(
         prefix=settings.PACKYARD_TOKEN_PREFIX,
         location=settings.SITE_DOMAIN,
@@ -171,11 +256,12 @@ def _verify(parsed: pymacaroons.Macaroon, key: bytes) -> list[str]:
     return presented
 
 
-def token_authenticate(*, raw: str) -> TokenIdentity:
+def token_authenticate(*, raw: str, client_ip: str = "", for_upload: bool = True) -> TokenIdentity:
     """Check a presented token up to the point where the project matters.
 
     Order: parse, look up by identifier, derive the key, verify the signature, then every caveat
-    (the stored ones and the ones presented, which a holder may have added offline).
+    (the stored ones and the ones presented, which a holder may have added offline). A
+    single-use token is spent here, by its first upload request, whatever that upload's fate.
     """
     token, presented = _lookup(raw)
     if token.revoked_at is not None:
@@ -190,14 +276,32 @@ def token_authenticate(*, raw: str) -> TokenIdentity:
             raise TokenError(f"Invalid API Token: unsupported restriction ({exc})") from None
         if caveat is not None:
             caveats.append(caveat)
-    context = Context(now=int(time.time()), user_id=str(token.user_id))
+    context = Context(now=int(time.time()), user_id=str(token.user_id), client_ip=client_ip)
     for caveat in caveats:
         if not caveat.needs_project:
             try:
                 caveat.verify(context)
             except CaveatFailed as exc:
                 raise TokenError(f"Invalid API Token: {exc}") from None
+    if for_upload and any(isinstance(caveat, SingleUse) for caveat in caveats):
+        _spend(token)
     return TokenIdentity(token=token, user=token.user, caveats=caveats)
+
+
+def _spend(token: ApiToken) -> None:
+    # The conditional update is the claim: of two concurrent requests only one gets the token.
+    claimed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason="single-use"
+    )
+    if not claimed:
+        raise TokenError("Invalid API Token: this single-use token has already been used")
+    event_record(
+        user=token.user,
+        tag="account:api_token:removed",
+        token_id=str(token.id),
+        description=token.description,
+        reason="single-use",
+    )
 
 
 def token_touch(*, token: ApiToken, request: HttpRequest) -> None:

@@ -1,20 +1,54 @@
+import uuid
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from packyard.accounts.models import User
+from packyard.accounts.models import User, UserSession
 from packyard.accounts.reauth import reauth_required
+from packyard.accounts.sessions import current_session_id
 from packyard.packages.models import Project
 from packyard.tokens import services
 from packyard.tokens.forms import TokenCreateForm
 from packyard.tokens.models import ApiToken
 
 
-def _uploadable_projects(user: User) -> "object":
+def _uploadable_projects(user: User) -> QuerySet[Project]:
     return Project.objects.filter(roles__user=user).order_by("normalized_name")
+
+
+def _like(request: HttpRequest, user: User) -> dict[str, object]:
+    """The form pre-filled from one of the user's tokens: "make a new one like this"."""
+    token_id = _uuid(request.GET.get("like", ""))
+    model = ApiToken.objects.filter(user=user, pk=token_id).first() if token_id else None
+    if model is None:
+        return {}
+    scope = model.scope
+    return {
+        "description": f"{model.description} (new)"[:100],
+        "projects": list(Project.objects.filter(normalized_name__in=model.project_names)),
+        "existing_only": scope.get("existing_only", False),
+        "version_pattern": scope.get("version_pattern", ""),
+        "source_cidrs": ", ".join(scope.get("source_cidrs", [])),
+        "single_use": scope.get("single_use", False),
+    }
+
+
+def _uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
+
+
+def _logged_in_with_second_factor(request: HttpRequest) -> bool:
+    session_id = current_session_id(request)
+    row = UserSession.objects.filter(pk=session_id).first() if session_id else None
+    return row is not None and row.factor not in {"", "password"}
 
 
 @never_cache
@@ -22,16 +56,17 @@ def _uploadable_projects(user: User) -> "object":
 def token_list(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
     user = request.user
-    form = TokenCreateForm(request.POST or None, projects=_uploadable_projects(user))
+    projects = _uploadable_projects(user)
+    form = TokenCreateForm(request.POST or None, projects=projects, initial=_like(request, user))
     if request.method == "POST" and form.is_valid():
-        projects = [(p.normalized_name, str(p.id)) for p in form.cleaned_data["projects"]]
         try:
             token, raw = services.token_mint(
                 user=user,
                 description=form.cleaned_data["description"],
-                projects=projects,
+                scope=form.scope(),
                 expires=form.expires(),
                 request=request,
+                with_second_factor=_logged_in_with_second_factor(request),
             )
         except (services.TokenError, ValidationError) as exc:
             form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))

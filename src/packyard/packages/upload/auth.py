@@ -11,6 +11,7 @@ from django.urls import reverse
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.services import password_check
+from packyard.http import client_ip
 from packyard.packages.upload.errors import UploadRefused
 from packyard.tokens.services import GENERIC_FAILURE, TokenError, TokenIdentity, token_authenticate
 from packyard.twofactor.services import user_has_two_factor
@@ -89,7 +90,7 @@ def authenticate(request: HttpRequest) -> Uploader:
     if username != TOKEN_USERNAME:
         return _password_upload(request, username, secret)
     try:
-        identity = token_authenticate(raw=secret)
+        identity = token_authenticate(raw=secret, client_ip=client_ip(request))
     except TokenError as exc:
         raise UploadRefused(str(exc), 403) from None
     _check_account(identity.user)

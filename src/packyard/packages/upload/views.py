@@ -47,13 +47,14 @@ def _check_digests(fields: QueryDict, received: receive.ReceivedFile) -> None:
             )
 
 
-def _authorizer(uploader: auth.Uploader, normalized_name: str) -> store.Authorizer:
+def _authorizer(uploader: auth.Uploader, normalized_name: str, version: str) -> store.Authorizer:
     def authorize(project: Project | None) -> None:
         if uploader.identity is not None:
             try:
                 uploader.identity.check_project(
                     project_name=normalized_name,
                     project_id=str(project.id) if project is not None else None,
+                    version=version,
                 )
             except TokenScopeError as exc:
                 raise UploadRefused(str(exc), 403) from None
@@ -80,7 +81,7 @@ def _process(request: HttpRequest, uploader: auth.Uploader) -> None:
             filename=filename, filetype=filetype, name=meta.name, version=meta.version
         )
         _check_digests(fields, received)
-        authorize = _authorizer(uploader, canonicalize_name(meta.name))
+        authorize = _authorizer(uploader, canonicalize_name(meta.name), str(meta.version))
         authorize(Project.objects.filter(normalized_name=canonicalize_name(meta.name)).first())
         if store.file_already_exists(filename, received.sha256):
             return
