@@ -235,6 +235,8 @@ if (
     and PACKYARD_TOKEN_DEFAULT_AGE > PACKYARD_TOKEN_MAX_AGE
 ):
     raise ImproperlyConfigured("PACKYARD_TOKEN_DEFAULT_AGE must not exceed PACKYARD_TOKEN_MAX_AGE.")
+# Secret scanners' public keys: a file or an https:// address of a GitHub-format key list.
+PACKYARD_SECRET_SCANNING_KEYS = env_str("PACKYARD_SECRET_SCANNING_KEYS")
 PACKYARD_LOGIN_LIMIT = (10, 300)  # failures, seconds: per user and per address
 PACKYARD_REQUIRE_2FA = env_choice("PACKYARD_REQUIRE_2FA", "all", ("all", "uploaders", "off"))
 PACKYARD_REAUTH_SECONDS = env_int("PACKYARD_REAUTH_SECONDS", 15 * 60, minimum=60)

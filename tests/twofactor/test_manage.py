@@ -184,6 +184,8 @@ SENSITIVE = {
     "twofactor:webauthn-verify",
     "twofactor:webauthn-rename",
     "twofactor:webauthn-remove",
+    "packages:credentials",
+    "packages:credential-revoke",
 }
 # Pages under /manage/ that only show things, or only end sessions (which protects the user).
 NOT_SENSITIVE = {

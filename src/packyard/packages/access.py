@@ -16,7 +16,8 @@ from packyard.tokens.services import TokenError, token_authenticate
 View = Callable[..., HttpResponseBase]
 
 
-def _token_from(request: HttpRequest) -> str | None:
+def token_from_header(request: HttpRequest) -> str | None:
+    """The token in `Authorization: Bearer` or in Basic with the username __token__."""
     scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() == "bearer":
         return value.strip()
@@ -34,7 +35,7 @@ def _token_from(request: HttpRequest) -> str | None:
 def may_read(request: HttpRequest) -> bool:
     if not settings.PACKYARD_PRIVATE or request.user.is_authenticated:
         return True
-    raw = _token_from(request)
+    raw = token_from_header(request)
     if raw is None:
         return False
     try:

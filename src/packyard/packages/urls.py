@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from packyard.packages import views
+from packyard.packages import manage, views
 from packyard.packages.upload import views as upload_views
 
 app_name = "packages"
@@ -14,6 +14,12 @@ urlpatterns = [
     re_path(r"^files/(?P<path>packages/[0-9a-f/]+/[^/]+)$", views.file_download, name="file"),
     path("pypi/<str:name>/json", views.json_project, name="json-project"),
     path("pypi/<str:name>/<str:version>/json", views.json_release, name="json-release"),
+    path("manage/project/<str:name>/credentials/", manage.project_credentials, name="credentials"),
+    path(
+        "manage/project/<str:name>/credentials/revoke/",
+        manage.project_credential_revoke,
+        name="credential-revoke",
+    ),
     path("project/<str:name>/", views.project_page, name="project"),
     path("project/<str:name>/<str:version>/", views.project_page, name="release"),
 ]

@@ -38,6 +38,8 @@ class ApiToken(models.Model):
     made_with_second_factor = models.BooleanField(default=False)
     # The scope as chosen (see services.TokenScope), to show it and to make "another like this".
     scope = models.JSONField(default=dict, blank=True)
+    # Expiry notices already sent: "7d", "1d", "expired".
+    expiry_notices = models.JSONField(default=list, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
 

@@ -319,9 +319,21 @@ def token_touch(*, token: ApiToken, request: HttpRequest) -> None:
     )
 
 
-def token_revoke(*, token: ApiToken, request: HttpRequest | None, reason: str = "user") -> None:
+def token_find_genuine(*, raw: str) -> ApiToken | None:
+    """The token this is, if it is one of ours with a valid signature (revoked or not)."""
+    try:
+        token, _presented = _lookup(raw)
+    except TokenError:
+        return None
+    return token
+
+
+def token_revoke(
+    *, token: ApiToken, request: HttpRequest | None, reason: str = "user", **details: str
+) -> None:
     if token.revoked_at is not None:
         return
+    tag = "account:api_token:removed_leak" if reason == "leaked" else "account:api_token:removed"
     with transaction.atomic():
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_reason=reason
@@ -329,9 +341,48 @@ def token_revoke(*, token: ApiToken, request: HttpRequest | None, reason: str = 
         if updated:
             event_record(
                 user=token.user,
-                tag="account:api_token:removed",
+                tag=tag,
                 request=request,
                 token_id=str(token.id),
                 description=token.description,
                 reason=reason,
+                **details,
             )
+
+
+EXPIRY_NOTICES = (("7d", timedelta(days=7)), ("1d", timedelta(days=1)), ("expired", timedelta(0)))
+
+
+def token_expiry_notices_send() -> int:
+    """Send each due expiry notice once; returns how many went out."""
+    now = timezone.now()
+    horizon = now + EXPIRY_NOTICES[0][1]
+    sent = 0
+    candidates = ApiToken.objects.select_related("user").filter(
+        revoked_at__isnull=True, expires__isnull=False, expires__lte=horizon
+    )
+    for token in candidates:
+        assert token.expires is not None
+        due = [name for name, before in EXPIRY_NOTICES if token.expires - before <= now]
+        notice = due[-1]  # the most urgent one; earlier ones are moot by now
+        if notice in token.expiry_notices:
+            continue
+        ApiToken.objects.filter(pk=token.pk).update(expiry_notices=[*token.expiry_notices, notice])
+        expired = notice == "expired"
+        if expired:
+            event_record(
+                user=token.user,
+                tag="account:api_token:expired",
+                token_id=str(token.id),
+                description=token.description,
+            )
+        security_email_send(
+            user=token.user,
+            subject=f"API token {token.description!r} {'expired' if expired else 'expires soon'}",
+            template="tokens/email/token_expiry.txt",
+            token=token,
+            expired=expired,
+            days=max(1, (token.expires - now).days + (1 if (token.expires - now).seconds else 0)),
+        )
+        sent += 1
+    return sent

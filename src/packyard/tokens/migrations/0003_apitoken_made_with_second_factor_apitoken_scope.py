@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens', '0002_apitoken_minted_by_operator'),
+        ("tokens", "0002_apitoken_minted_by_operator"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='apitoken',
-            name='made_with_second_factor',
+            model_name="apitoken",
+            name="made_with_second_factor",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='apitoken',
-            name='scope',
+            model_name="apitoken",
+            name="scope",
             field=models.JSONField(blank=True, default=dict),
         ),
     ]

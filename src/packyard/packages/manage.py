@@ -1,0 +1,70 @@
+"""Project pages for Owners: who can publish this project, and taking that away."""
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from packaging.utils import canonicalize_name
+
+from packyard.accounts.models import User
+from packyard.accounts.reauth import reauth_required
+from packyard.accounts.services import security_email_send
+from packyard.packages.models import Project, Role
+from packyard.tokens.models import ApiToken
+from packyard.tokens.services import token_revoke
+
+
+def _owned_project(request: HttpRequest, name: str) -> Project:
+    assert isinstance(request.user, User)
+    project = get_object_or_404(Project, normalized_name=canonicalize_name(name))
+    if not Role.objects.filter(project=project, user=request.user, role_name=Role.OWNER).exists():
+        raise Http404("No such project among yours")
+    return project
+
+
+def credentials_for(project: Project) -> list[ApiToken]:
+    """Every live token that can upload to the project: its project-scoped tokens and the
+    account-wide tokens of its Owners and Maintainers."""
+    holders = Role.objects.filter(project=project).values("user")
+    tokens = ApiToken.objects.live().filter(user__in=holders).select_related("user")
+    return [
+        token
+        for token in tokens
+        if not token.project_names or project.normalized_name in token.project_names
+    ]
+
+
+@reauth_required()
+def project_credentials(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name)
+    context = {"project": project, "tokens": credentials_for(project)}
+    return render(request, "packages/credentials.html", context)
+
+
+@reauth_required()
+@require_POST
+def project_credential_revoke(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name)
+    assert isinstance(request.user, User)
+    wanted = request.POST.get("token", "")
+    token = next((t for t in credentials_for(project) if str(t.pk) == wanted), None)
+    if token is None:
+        messages.error(request, "That token cannot upload to this project (any more).")
+        return redirect("packages:credentials", project.normalized_name)
+    token_revoke(
+        token=token,
+        request=request,
+        reason="project-owner",
+        project=project.normalized_name,
+        revoked_by=request.user.username,
+    )
+    security_email_send(
+        user=token.user,
+        subject=f"Your API token {token.description!r} was revoked",
+        template="tokens/email/token_revoked_by_owner.txt",
+        token=token,
+        project=project,
+        owner=request.user.username,
+    )
+    messages.success(request, f"Revoked {token.user.username}'s token {token.description!r}.")
+    return redirect("packages:credentials", project.normalized_name)

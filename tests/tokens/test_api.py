@@ -1,0 +1,187 @@
+import base64
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.core import mail
+from django.core.management import call_command
+from django.utils import timezone
+
+from packyard.packages.models import Project, Role
+from packyard.tokens import disclosure
+from packyard.tokens.models import ApiToken
+from packyard.tokens.services import TokenScope, token_mint
+from tests.conftest import basic_auth, browser_for
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reporter(settings, tmp_path: Path):
+    """A secret scanner of our own making: a P-256 key, listed in the operator's key file."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    keys = tmp_path / "scanner-keys.json"
+    keys.write_text(json.dumps({"public_keys": [{"key_identifier": "k1", "key": pem.decode()}]}))
+    settings.PACKYARD_SECRET_SCANNING_KEYS = str(keys)
+    disclosure._cache.clear()
+    return key
+
+
+def report(client, key, entries, *, key_id: str = "k1", body: bytes | None = None):
+    raw = body if body is not None else json.dumps(entries).encode()
+    signature = base64.b64encode(key.sign(raw, ec.ECDSA(hashes.SHA256()))).decode()
+    return client.post(
+        "/_/secrets/disclose-token",
+        raw,
+        content_type="application/json",
+        HTTP_GITHUB_PUBLIC_KEY_IDENTIFIER=key_id,
+        HTTP_GITHUB_PUBLIC_KEY_SIGNATURE=signature,
+    )
+
+
+def leak(raw: str) -> list[dict[str, str]]:
+    return [
+        {
+            "token": raw,
+            "type": "packyard_api_token",
+            "url": "https://example.com/leak.txt",
+            "source": "content",
+        }
+    ]
+
+
+def test_reported_token_is_revoked_and_its_owner_told(client, alice, reporter):
+    token, raw = token_mint(user=alice, description="leaky")
+    response = report(client, reporter, leak(raw))
+    assert response.status_code == 204
+    token.refresh_from_db()
+    assert token.revoked_reason == "leaked"
+    assert "found in public" in mail.outbox[-1].subject
+    assert "https://example.com/leak.txt" in mail.outbox[-1].body
+    event = alice.events.get(tag="account:api_token:removed_leak")
+    assert event.additional["url"] == "https://example.com/leak.txt"
+
+
+def test_unknown_or_forged_tokens_get_the_same_answer(client, alice, reporter):
+    _, raw = token_mint(user=alice, description="fine")
+    forged = raw[:-6] + "AAAAAA"
+    assert report(client, reporter, leak(forged)).status_code == 204
+    assert report(client, reporter, leak("packyard-garbage")).status_code == 204
+    assert not ApiToken.objects.filter(revoked_at__isnull=False).exists()
+
+
+def test_report_signed_by_another_key_is_refused(client, alice, reporter):
+    token, raw = token_mint(user=alice, description="t")
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    response = report(client, stranger, leak(raw))
+    assert response.status_code == 401
+    assert "does not match" in response.content.decode()
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+def test_unsigned_report_is_refused(client, alice, reporter):
+    _, raw = token_mint(user=alice, description="t")
+    response = client.post(
+        "/_/secrets/disclose-token", json.dumps(leak(raw)), content_type="application/json"
+    )
+    assert response.status_code == 401
+    assert "not signed" in response.content.decode()
+
+
+def test_report_with_unknown_key_id_is_refused(client, alice, reporter):
+    _, raw = token_mint(user=alice, description="t")
+    assert report(client, reporter, leak(raw), key_id="k9").status_code == 401
+
+
+def test_signed_report_that_is_not_json_is_refused(client, reporter):
+    response = report(client, reporter, None, body=b"not json at all")
+    assert response.status_code == 400
+    assert "not JSON" in response.content.decode()
+
+
+def test_huge_report_is_refused(client, reporter):
+    response = report(client, reporter, None, body=b"[" + b" " * (1024 * 1024 + 10) + b"]")
+    assert response.status_code == 413
+
+
+def test_reports_are_refused_when_no_keys_are_configured(client, alice, settings):
+    settings.PACKYARD_SECRET_SCANNING_KEYS = ""
+    key = ec.generate_private_key(ec.SECP256R1())
+    _, raw = token_mint(user=alice, description="t")
+    assert report(client, key, leak(raw)).status_code == 401
+
+
+def test_token_revokes_itself(client, alice):
+    token, raw = token_mint(user=alice, description="ci job")
+    response = client.delete("/_/tokens/current", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert response.status_code == 204
+    token.refresh_from_db()
+    assert token.revoked_reason == "self"
+    again = client.delete("/_/tokens/current", HTTP_AUTHORIZATION=basic_auth("__token__", raw))
+    assert again.status_code == 204
+
+
+def test_self_revocation_needs_a_genuine_token(client, alice):
+    assert client.delete("/_/tokens/current").status_code == 401
+    bad = client.delete("/_/tokens/current", HTTP_AUTHORIZATION="Bearer packyard-AAAA")
+    assert bad.status_code == 403
+
+
+def test_expiry_reminders_go_out_once_each(alice):
+    token, _ = token_mint(
+        user=alice, description="soon", expires=timezone.now() + timedelta(days=6)
+    )
+    mail.outbox.clear()
+    call_command("send_token_reminders", verbosity=0)
+    call_command("send_token_reminders", verbosity=0)
+    assert [m.subject for m in mail.outbox] == ["[Packyard] API token 'soon' expires soon"]
+    ApiToken.objects.filter(pk=token.pk).update(expires=timezone.now() + timedelta(hours=20))
+    call_command("send_token_reminders", verbosity=0)
+    ApiToken.objects.filter(pk=token.pk).update(expires=timezone.now() - timedelta(minutes=1))
+    call_command("send_token_reminders", verbosity=0)
+    call_command("send_token_reminders", verbosity=0)
+    assert len(mail.outbox) == 3
+    assert mail.outbox[-1].subject.endswith("expired")
+    assert alice.events.filter(tag="account:api_token:expired").count() == 1
+
+
+def test_owner_sees_and_revokes_every_credential_of_the_project(alice, bob):
+    project = Project.objects.create(name="demo", normalized_name="demo")
+    Role.objects.create(project=project, user=alice, role_name=Role.OWNER)
+    Role.objects.create(project=project, user=bob, role_name=Role.MAINTAINER)
+    other = Project.objects.create(name="other", normalized_name="other")
+    Role.objects.create(project=other, user=bob, role_name=Role.OWNER)
+    token_mint(user=bob, description="bob everywhere")
+    bob_scoped, _ = token_mint(
+        user=bob, description="bob demo", scope=TokenScope(projects=(("demo", str(project.id)),))
+    )
+    token_mint(
+        user=bob, description="bob other", scope=TokenScope(projects=(("other", str(other.id)),))
+    )
+    browser = browser_for(alice)
+    page = browser.get("/manage/project/demo/credentials/").content.decode()
+    assert "bob everywhere" in page
+    assert "bob demo" in page
+    assert "bob other" not in page
+    response = browser.post(
+        "/manage/project/demo/credentials/revoke/",
+        {"token": str(bob_scoped.pk), "csrfmiddlewaretoken": browser.cookies["csrftoken"].value},
+    )
+    assert response.status_code == 302
+    bob_scoped.refresh_from_db()
+    assert bob_scoped.revoked_reason == "project-owner"
+    assert mail.outbox[-1].to == ["bob@example.com"]
+    assert bob.events.get(tag="account:api_token:removed").additional["revoked_by"] == "alice"
+
+
+def test_maintainer_cannot_see_who_can_publish(alice, bob):
+    project = Project.objects.create(name="demo", normalized_name="demo")
+    Role.objects.create(project=project, user=bob, role_name=Role.MAINTAINER)
+    assert browser_for(bob).get("/manage/project/demo/credentials/").status_code == 404
