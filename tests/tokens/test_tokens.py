@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from pypitoken import Token
 
-from packyard.packages.models import Project
+from packyard.packages.models import Project, Role
 from packyard.tokens import macaroon
 from packyard.tokens.models import ApiToken
 from packyard.tokens.services import (
@@ -376,3 +376,20 @@ def test_token_creation_is_emailed(alice):
     token_mint(user=alice, description="announced")
     assert mail.outbox[-1].subject.endswith("A new API token was created")
     assert "announced" in mail.outbox[-1].body
+
+
+def test_removing_a_role_stops_the_token_at_once(upload, alice, bob, alice_token, bob_token):
+    upload(alice_token, upload_form("demo", "1.0"))
+    role = Role.objects.create(project=Project.objects.get(), user=bob, role_name=Role.MAINTAINER)
+    assert upload(bob_token, upload_form("demo", "2.0")).status_code == 200
+    role.delete()
+    refused = upload(bob_token, upload_form("demo", "3.0"))
+    assert refused.status_code == 403
+    assert "isn't allowed to upload to project 'demo'" in refused.content.decode()
+
+
+def test_deleting_the_account_stops_its_tokens(upload, alice, alice_token):
+    alice.delete()
+    refused = upload(alice_token, upload_form("demo", "1.0"))
+    assert refused.status_code == 403
+    assert refused.content.decode().strip() == GENERIC_FAILURE

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from packyard.accounts.models import User, UserSession
 from packyard.accounts.reauth import reauth_required
+from packyard.accounts.services import security_email_send
 from packyard.accounts.sessions import current_session_id
 from packyard.packages.models import Project
 from packyard.tokens import services
@@ -84,6 +85,12 @@ def token_delete(request: HttpRequest, token_id: str) -> HttpResponse:
     assert isinstance(request.user, User)
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user, revoked_at__isnull=True)
     services.token_revoke(token=token, request=request)
+    security_email_send(
+        user=token.user,
+        subject=f"API token {token.description!r} deleted",
+        template="tokens/email/token_deleted.txt",
+        tokens=[token],
+    )
     messages.success(request, f"Deleted the token {token.description!r}.")
     return redirect("tokens:list")
 
@@ -92,8 +99,15 @@ def token_delete(request: HttpRequest, token_id: str) -> HttpResponse:
 @require_POST
 def token_delete_all(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
-    tokens = ApiToken.objects.filter(user=request.user, revoked_at__isnull=True)
+    tokens = list(ApiToken.objects.filter(user=request.user, revoked_at__isnull=True))
     for token in tokens:
         services.token_revoke(token=token, request=request)
+    if tokens:
+        security_email_send(
+            user=request.user,
+            subject="All your API tokens were deleted",
+            template="tokens/email/token_deleted.txt",
+            tokens=tokens,
+        )
     messages.success(request, "Deleted all your tokens.")
     return redirect("tokens:list")
