@@ -185,3 +185,18 @@ def test_maintainer_cannot_see_who_can_publish(alice, bob):
     project = Project.objects.create(name="demo", normalized_name="demo")
     Role.objects.create(project=project, user=bob, role_name=Role.MAINTAINER)
     assert browser_for(bob).get("/manage/project/demo/credentials/").status_code == 404
+
+
+def test_token_events_reach_the_affected_projects_history(alice, bob):
+    project = Project.objects.create(name="demo", normalized_name="demo")
+    Role.objects.create(project=project, user=alice, role_name=Role.OWNER)
+    Role.objects.create(project=project, user=bob, role_name=Role.MAINTAINER)
+    wide, _ = token_mint(user=bob, description="bob everywhere")
+    from packyard.tokens.services import token_revoke
+
+    token_revoke(token=wide, request=None, reason="leaked")
+    page = browser_for(alice).get("/manage/project/demo/history/").content.decode()
+    assert "project:api_token:added" in page
+    assert "project:api_token:removed_leak" in page
+    assert "bob everywhere" in page
+    assert browser_for(bob).get("/manage/project/demo/history/").status_code == 404

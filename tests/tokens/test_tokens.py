@@ -393,3 +393,8 @@ def test_deleting_the_account_stops_its_tokens(upload, alice, alice_token):
     refused = upload(alice_token, upload_form("demo", "1.0"))
     assert refused.status_code == 403
     assert refused.content.decode().strip() == GENERIC_FAILURE
+
+
+def test_overlong_token_name_is_refused(alice):
+    with pytest.raises(ValidationError, match="1 to 100 characters"):
+        token_mint(user=alice, description="x" * 101)

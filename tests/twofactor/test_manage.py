@@ -189,6 +189,7 @@ SENSITIVE = {
 }
 # Pages under /manage/ that only show things, or only end sessions (which protects the user).
 NOT_SENSITIVE = {
+    "packages:history",
     "accounts:manage",
     "accounts:sessions",
     "accounts:session-revoke",

@@ -1,9 +1,10 @@
 """Project pages for Owners: who can publish this project, and taking that away."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
@@ -68,3 +69,11 @@ def project_credential_revoke(request: HttpRequest, name: str) -> HttpResponse:
     )
     messages.success(request, f"Revoked {token.user.username}'s token {token.description!r}.")
     return redirect("packages:credentials", project.normalized_name)
+
+
+@login_required
+@require_safe
+def project_history(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name)
+    events = project.events.select_related("actor")[:500]
+    return render(request, "packages/history.html", {"project": project, "events": events})

@@ -113,3 +113,24 @@ class UsedFilename(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class ProjectEvent(models.Model):
+    """The security history of a project, for its Owners."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
+    tag = models.CharField(max_length=64)  # free-form, e.g. "project:api_token:added"
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    additional = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "-time"])]
+        ordering = ["-time"]
+
+    def __str__(self) -> str:
+        return f"{self.tag} {self.project_id} {self.time:%Y-%m-%d %H:%M}"

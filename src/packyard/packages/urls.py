@@ -15,6 +15,7 @@ urlpatterns = [
     path("pypi/<str:name>/json", views.json_project, name="json-project"),
     path("pypi/<str:name>/<str:version>/json", views.json_release, name="json-release"),
     path("manage/project/<str:name>/credentials/", manage.project_credentials, name="credentials"),
+    path("manage/project/<str:name>/history/", manage.project_history, name="history"),
     path(
         "manage/project/<str:name>/credentials/revoke/",
         manage.project_credential_revoke,

@@ -21,6 +21,8 @@ from packyard.accounts.events import event_record
 from packyard.accounts.models import User
 from packyard.accounts.services import security_email_send
 from packyard.http import client_ip
+from packyard.packages.events import project_event_record
+from packyard.packages.models import Project
 from packyard.tokens import macaroon
 from packyard.tokens.caveats import (
     Caveat,
@@ -201,6 +203,7 @@ def token_mint(
             scope=token.scope_label,
             by_operator=by_operator,
         )
+        _project_events(token, "project:api_token:added", request, by_operator=by_operator)
     security_email_send(
         user=user,
         subject="A new API token was created",
@@ -348,6 +351,7 @@ def token_revoke(
                 reason=reason,
                 **details,
             )
+            _project_events(token, tag.replace("account:", "project:"), request, reason=reason)
 
 
 EXPIRY_NOTICES = (("7d", timedelta(days=7)), ("1d", timedelta(days=1)), ("expired", timedelta(0)))
@@ -386,3 +390,24 @@ def token_expiry_notices_send() -> int:
         )
         sent += 1
     return sent
+
+
+def _project_events(
+    token: ApiToken, tag: str, request: HttpRequest | None, **details: object
+) -> None:
+    """Record a token's event in the history of every project it can (or could) upload to."""
+    if token.project_names:
+        projects = Project.objects.filter(normalized_name__in=token.project_names)
+    else:
+        projects = Project.objects.filter(roles__user=token.user)
+    actor = request.user if request is not None and isinstance(request.user, User) else None
+    project_event_record(
+        projects=list(projects),
+        tag=tag,
+        actor=actor,
+        request=request,
+        holder=token.user.username,
+        token_id=str(token.id),
+        description=token.description,
+        **details,
+    )
