@@ -398,3 +398,28 @@ def test_deleting_the_account_stops_its_tokens(upload, alice, alice_token):
 def test_overlong_token_name_is_refused(alice):
     with pytest.raises(ValidationError, match="1 to 100 characters"):
         token_mint(user=alice, description="x" * 101)
+
+
+@pytest.mark.parametrize(("address", "status"), [("10.1.2.3", 200), ("192.0.2.7", 403)])
+def test_source_addresses_follow_the_client_address(client, alice, address, status):
+    raw = scoped(alice, source_cidrs=("10.0.0.0/8",))
+    response = client.post(
+        "/legacy/",
+        upload_form("demo", "1.0"),
+        REMOTE_ADDR=address,
+        HTTP_AUTHORIZATION=basic_auth("__token__", raw),
+    )
+    assert response.status_code == status
+
+
+def test_source_addresses_use_the_trusted_proxy_header(client, alice, settings):
+    settings.PROXY_COUNT = 1
+    raw = scoped(alice, source_cidrs=("10.0.0.0/8",))
+    spoofed = client.post(
+        "/legacy/",
+        upload_form("demo", "1.0"),
+        HTTP_X_FORWARDED_FOR="10.9.9.9, 192.0.2.7",
+        HTTP_AUTHORIZATION=basic_auth("__token__", raw),
+    )
+    assert spoofed.status_code == 403
+    assert "192.0.2.7" in spoofed.content.decode()
