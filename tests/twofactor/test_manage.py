@@ -186,10 +186,16 @@ SENSITIVE = {
     "twofactor:webauthn-remove",
     "packages:credentials",
     "packages:credential-revoke",
+    "packages:yank",
+    "packages:delete-file",
+    "packages:delete-release",
+    "packages:delete-project",
 }
 # Pages under /manage/ that only show things, or only end sessions (which protects the user).
 NOT_SENSITIVE = {
     "packages:history",
+    "packages:my-projects",
+    "packages:settings",
     "accounts:manage",
     "accounts:sessions",
     "accounts:session-revoke",

@@ -10,7 +10,9 @@ from packaging.utils import canonicalize_name
 from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_required
 from packyard.accounts.services import security_email_send
-from packyard.packages.models import Project, Role
+from packyard.packages import services
+from packyard.packages.models import File, Project, Release, Role
+from packyard.packages.queries import project_listing
 from packyard.tokens.models import ApiToken
 from packyard.tokens.services import token_revoke
 
@@ -77,3 +79,103 @@ def project_history(request: HttpRequest, name: str) -> HttpResponse:
     project = _owned_project(request, name)
     events = project.events.select_related("actor")[:500]
     return render(request, "packages/history.html", {"project": project, "events": events})
+
+
+@login_required
+@require_safe
+def my_projects(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    roles = Role.objects.filter(user=request.user).select_related("project")
+    return render(
+        request, "packages/my_projects.html", {"roles": roles.order_by("project__normalized_name")}
+    )
+
+
+@login_required
+@require_safe
+def project_settings(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name)
+    listing = project_listing(project)
+    context = {
+        "project": project,
+        "releases": list(reversed(listing.releases)),
+        "files": listing.files,
+    }
+    return render(request, "packages/settings.html", context)
+
+
+def _release(project: Project, version: str) -> Release:
+    return get_object_or_404(Release, project=project, version=version)
+
+
+def _confirmed(request: HttpRequest, expected: str) -> bool:
+    typed = request.POST.get("confirm", "").strip()
+    return bool(typed) and (
+        typed == expected or canonicalize_name(typed) == canonicalize_name(expected)
+    )
+
+
+@reauth_required()
+@require_POST
+def release_yank(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name)
+    release = _release(project, request.POST.get("version", ""))
+    assert isinstance(request.user, User)
+    try:
+        if request.POST.get("undo"):
+            services.release_unyank(release=release, actor=request.user, request=request)
+            messages.success(request, f"{release.version} is no longer yanked.")
+        else:
+            reason = request.POST.get("reason", "")
+            services.release_yank(
+                release=release, reason=reason, actor=request.user, request=request
+            )
+            messages.success(
+                request, f"Yanked {release.version}: installers skip it unless pinned."
+            )
+    except services.ProjectActionError as exc:
+        messages.error(request, str(exc))
+    return redirect("packages:settings", project.normalized_name)
+
+
+@reauth_required()
+@require_POST
+def delete_file(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name)
+    file = get_object_or_404(
+        File, release__project=project, filename=request.POST.get("filename", "")
+    )
+    assert isinstance(request.user, User)
+    if request.POST.get("confirm", "").strip() != file.filename:
+        messages.error(request, f"Type the file name {file.filename} to delete it.")
+    else:
+        services.file_delete(file=file, actor=request.user, request=request)
+        messages.success(request, f"Deleted {file.filename}. Its name can never be used again.")
+    return redirect("packages:settings", project.normalized_name)
+
+
+@reauth_required()
+@require_POST
+def delete_release(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name)
+    release = _release(project, request.POST.get("version", ""))
+    assert isinstance(request.user, User)
+    if request.POST.get("confirm", "").strip() != release.version:
+        messages.error(request, f"Type the version {release.version} to delete it.")
+    else:
+        services.release_delete(release=release, actor=request.user, request=request)
+        messages.success(request, f"Deleted {release.version} and its files.")
+    return redirect("packages:settings", project.normalized_name)
+
+
+@reauth_required()
+@require_POST
+def delete_project(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name)
+    assert isinstance(request.user, User)
+    if not _confirmed(request, project.name):
+        messages.error(request, f"Type the project name {project.name} to delete it.")
+        return redirect("packages:settings", project.normalized_name)
+    services.project_delete(project=project, actor=request.user, request=request)
+    messages.success(request, f"Deleted the project {project.name}.")
+    return redirect("packages:my-projects")

@@ -16,6 +16,12 @@ urlpatterns = [
     path("pypi/<str:name>/<str:version>/json", views.json_release, name="json-release"),
     path("manage/project/<str:name>/credentials/", manage.project_credentials, name="credentials"),
     path("manage/project/<str:name>/history/", manage.project_history, name="history"),
+    path("manage/projects/", manage.my_projects, name="my-projects"),
+    path("manage/project/<str:name>/", manage.project_settings, name="settings"),
+    path("manage/project/<str:name>/yank/", manage.release_yank, name="yank"),
+    path("manage/project/<str:name>/delete-file/", manage.delete_file, name="delete-file"),
+    path("manage/project/<str:name>/delete-release/", manage.delete_release, name="delete-release"),
+    path("manage/project/<str:name>/delete/", manage.delete_project, name="delete-project"),
     path(
         "manage/project/<str:name>/credentials/revoke/",
         manage.project_credential_revoke,

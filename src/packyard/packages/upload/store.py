@@ -140,7 +140,12 @@ def _save_blob(path: str, content: object, created: list[str]) -> None:
         raise RuntimeError(f"the file store renamed {path!r} to {saved!r}")
 
 
-def _record(upload: Upload, user: User, authorize: Authorizer, created: list[str]) -> None:
+Recorder = Callable[[Project, File], None]
+
+
+def _record(
+    upload: Upload, user: User, authorize: Authorizer, created: list[str], recorded: Recorder
+) -> None:
     received = upload.received
     with transaction.atomic():
         project = _lock_or_create_project(upload, user, authorize)
@@ -169,6 +174,7 @@ def _record(upload: Upload, user: User, authorize: Authorizer, created: list[str
             ),
         )
         Project.objects.filter(pk=project.pk).update(updated=timezone.now())
+        recorded(project, file)
         # The bytes land before the rows commit; if the commit fails, they are removed again.
         received.upload.seek(0)
         _save_blob(path, received.upload, created)
@@ -176,12 +182,12 @@ def _record(upload: Upload, user: User, authorize: Authorizer, created: list[str
             _save_blob(file.metadata_path, ContentFile(upload.core_metadata), created)
 
 
-def record_upload(*, upload: Upload, user: User, authorize: Authorizer) -> None:
+def record_upload(*, upload: Upload, user: User, authorize: Authorizer, recorded: Recorder) -> None:
     """Create the rows and store the bytes in one transaction; undo the store if it fails."""
     for attempt in range(2):
         created_paths: list[str] = []
         try:
-            _record(upload, user, authorize, created_paths)
+            _record(upload, user, authorize, created_paths, recorded)
             return
         except IntegrityError:
             _discard(created_paths)

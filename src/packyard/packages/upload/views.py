@@ -7,7 +7,8 @@ from django.views.decorators.csrf import csrf_exempt
 from packaging.utils import canonicalize_name
 
 from packyard.http import plain_error, unauthorized
-from packyard.packages.models import Project, Role
+from packyard.packages.events import project_event_record
+from packyard.packages.models import File, Project, Role
 from packyard.packages.upload import archive, auth, metadata, receive, store
 from packyard.packages.upload.errors import UploadRefused
 from packyard.tokens.services import TokenScopeError, token_touch
@@ -101,9 +102,31 @@ def _process(request: HttpRequest, uploader: auth.Uploader) -> None:
             received=received,
             core_metadata=checked.core_metadata,
         )
-        store.record_upload(upload=upload, user=uploader.user, authorize=authorize)
+        store.record_upload(
+            upload=upload,
+            user=uploader.user,
+            authorize=authorize,
+            recorded=lambda project, file: _record_event(request, uploader, project, file),
+        )
     finally:
         received.upload.close()
+
+
+def _record_event(
+    request: HttpRequest, uploader: auth.Uploader, project: Project, file: File
+) -> None:
+    """Who uploaded what, with which credential, from where: in the project's history."""
+    token = uploader.identity.token if uploader.identity is not None else None
+    project_event_record(
+        projects=[project],
+        tag="project:file:add",
+        actor=uploader.user,
+        request=request,
+        filename=file.filename,
+        version=file.release.version,
+        method=f"token {token.description!r}" if token is not None else "password",
+        token_id=str(token.id) if token is not None else "",
+    )
 
 
 def _drain(request: HttpRequest) -> None:
