@@ -8,7 +8,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from packyard.accounts.models import User
-from packyard.packages.models import File, Project, Release, Role
+from packyard.packages.models import File, Project, ProjectEvent, Release, Role
 from packyard.tokens.services import token_mint
 from tests import dists
 from tests.conftest import PASSWORD, basic_auth, upload_form
@@ -485,3 +485,34 @@ def test_failed_metadata_store_removes_stored_file(upload, alice_token, monkeypa
 def test_client_sees_refusal_not_500_for_huge_form_field(upload, alice_token):
     response = upload(alice_token, upload_form(description="x" * (9 * 1024 * 1024)))
     assert_refused(response, 413, "The form fields are too large.")
+
+
+def test_new_projects_per_hour_are_limited(upload, alice_token, settings):
+    settings.PACKYARD_NEW_PROJECTS_PER_HOUR = 2
+    assert upload(alice_token, upload_form("one", "1.0")).status_code == 200
+    assert upload(alice_token, upload_form("two", "1.0")).status_code == 200
+    assert upload(alice_token, upload_form("two", "2.0")).status_code == 200  # not a new one
+    refused = upload(alice_token, upload_form("three", "1.0"))
+    assert_refused(refused, 429, "Too many new projects created.")
+    assert not Project.objects.filter(normalized_name="three").exists()
+
+
+def test_projects_per_user_are_limited(upload, alice_token, settings):
+    settings.PACKYARD_MAX_PROJECTS_PER_USER = 1
+    assert upload(alice_token, upload_form("one", "1.0")).status_code == 200
+    assert_refused(upload(alice_token, upload_form("two", "1.0")), 400, "You own 1 projects")
+
+
+def test_project_size_is_limited(upload, alice_token, settings):
+    first = upload_form("demo", "1.0")
+    assert upload(alice_token, first).status_code == 200
+    settings.PACKYARD_MAX_PROJECT_SIZE = File.objects.get().size + 10
+    refused = upload(alice_token, upload_form("demo", "2.0"))
+    assert_refused(refused, 400, "Project size too large. Limit for project 'demo'")
+    assert File.objects.count() == 1
+
+
+def test_project_creation_is_recorded(upload, alice_token):
+    upload(alice_token, upload_form("demo", "1.0"))
+    upload(alice_token, upload_form("demo", "2.0"))
+    assert ProjectEvent.objects.filter(tag="project:create").count() == 1

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 import readme_renderer.markdown
 import readme_renderer.rst
 import readme_renderer.txt
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, canonicalize_version
@@ -106,6 +108,16 @@ def _lock_or_create_project(upload: Upload, user: User, authorize: Authorizer) -
     return project
 
 
+def _check_project_size(project: Project, adding: int) -> None:
+    limit = settings.PACKYARD_MAX_PROJECT_SIZE
+    total = File.objects.filter(release__project=project).aggregate(total=Sum("size"))["total"]
+    if (total or 0) + adding > limit:
+        raise UploadRefused(
+            f"Project size too large. Limit for project {project.name!r} total size is "
+            f"{limit / 1024**3:g} GiB. Delete old files, or ask the operator for more.",
+        )
+
+
 def _release_for(project: Project, upload: Upload, user: User) -> Release:
     version = str(upload.metadata.version)
     canonical = canonicalize_version(upload.metadata.version, strip_trailing_zero=True)
@@ -152,6 +164,7 @@ def _record(
         release = _release_for(project, upload, user)
         if upload.filetype == File.SDIST and release.files.filter(packagetype=File.SDIST).exists():
             raise UploadRefused("Only one sdist may be uploaded per release.")
+        _check_project_size(project, received.size)
         UsedFilename.objects.create(filename=upload.filename)
         path = storage_path(received.blake2_256, upload.filename)
         file = File.objects.create(

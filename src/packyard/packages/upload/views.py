@@ -6,7 +6,9 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from packaging.utils import canonicalize_name
 
-from packyard.http import plain_error, unauthorized
+from packyard.accounts.models import User
+from packyard.accounts.ratelimit import Limit, RateLimited, check_all
+from packyard.http import client_ip, plain_error, unauthorized
 from packyard.packages.events import project_event_record
 from packyard.packages.models import File, Project, Role
 from packyard.packages.upload import archive, auth, metadata, receive, store
@@ -48,27 +50,63 @@ def _check_digests(fields: QueryDict, received: receive.ReceivedFile) -> None:
             )
 
 
-def _authorizer(uploader: auth.Uploader, normalized_name: str, version: str) -> store.Authorizer:
-    def authorize(project: Project | None) -> None:
-        if uploader.identity is not None:
+NEW_PROJECT_LIMIT_WINDOW = 3600
+
+
+def _new_project_limits(request: HttpRequest, user: User) -> list[tuple[Limit, str]]:
+    per_hour = settings.PACKYARD_NEW_PROJECTS_PER_HOUR
+    return [
+        (Limit("new-project-user", per_hour, NEW_PROJECT_LIMIT_WINDOW), str(user.pk)),
+        (Limit("new-project-ip", per_hour, NEW_PROJECT_LIMIT_WINDOW), client_ip(request)),
+    ]
+
+
+def _check_new_project(request: HttpRequest, user: User) -> None:
+    try:
+        check_all(_new_project_limits(request, user))
+    except RateLimited as exc:
+        raise UploadRefused(
+            f"Too many new projects created. Try again in {exc.retry_after // 60 + 1} minutes.",
+            429,
+        ) from None
+    most = settings.PACKYARD_MAX_PROJECTS_PER_USER
+    if most and Role.objects.filter(user=user, role_name=Role.OWNER).count() >= most:
+        raise UploadRefused(f"You own {most} projects, the most this index allows per account.")
+
+
+class UploadAuthorizer:
+    """May this uploader put this version into this project (None: a project to create)?
+    Called before the archive is read and again inside the transaction; remembers whether the
+    last answer was for creating the project."""
+
+    def __init__(
+        self, request: HttpRequest, uploader: auth.Uploader, normalized_name: str, version: str
+    ) -> None:
+        self.request = request
+        self.uploader = uploader
+        self.normalized_name = normalized_name
+        self.version = version
+        self.creating = False
+
+    def __call__(self, project: Project | None) -> None:
+        if self.uploader.identity is not None:
             try:
-                uploader.identity.check_project(
-                    project_name=normalized_name,
+                self.uploader.identity.check_project(
+                    project_name=self.normalized_name,
                     project_id=str(project.id) if project is not None else None,
-                    version=version,
+                    version=self.version,
                 )
             except TokenScopeError as exc:
                 raise UploadRefused(str(exc), 403) from None
+        self.creating = project is None
         if project is None:
-            return
-        if not Role.objects.filter(project=project, user=uploader.user).exists():
+            _check_new_project(self.request, self.uploader.user)
+        elif not Role.objects.filter(project=project, user=self.uploader.user).exists():
             raise UploadRefused(
-                f"The user {uploader.user.username!r} isn't allowed to upload to project "
+                f"The user {self.uploader.user.username!r} isn't allowed to upload to project "
                 f"{project.name!r}.",
                 403,
             )
-
-    return authorize
 
 
 def _process(request: HttpRequest, uploader: auth.Uploader) -> None:
@@ -82,7 +120,9 @@ def _process(request: HttpRequest, uploader: auth.Uploader) -> None:
             filename=filename, filetype=filetype, name=meta.name, version=meta.version
         )
         _check_digests(fields, received)
-        authorize = _authorizer(uploader, canonicalize_name(meta.name), str(meta.version))
+        authorize = UploadAuthorizer(
+            request, uploader, canonicalize_name(meta.name), str(meta.version)
+        )
         authorize(Project.objects.filter(normalized_name=canonicalize_name(meta.name)).first())
         if store.file_already_exists(filename, received.sha256):
             return
@@ -106,17 +146,29 @@ def _process(request: HttpRequest, uploader: auth.Uploader) -> None:
             upload=upload,
             user=uploader.user,
             authorize=authorize,
-            recorded=lambda project, file: _record_event(request, uploader, project, file),
+            recorded=lambda project, file: _record_event(
+                request, uploader, project, file, created=authorize.creating
+            ),
         )
     finally:
         received.upload.close()
 
 
 def _record_event(
-    request: HttpRequest, uploader: auth.Uploader, project: Project, file: File
+    request: HttpRequest, uploader: auth.Uploader, project: Project, file: File, *, created: bool
 ) -> None:
     """Who uploaded what, with which credential, from where: in the project's history."""
     token = uploader.identity.token if uploader.identity is not None else None
+    if created:
+        for limit, subject in _new_project_limits(request, uploader.user):
+            limit.record(subject)
+        project_event_record(
+            projects=[project],
+            tag="project:create",
+            actor=uploader.user,
+            request=request,
+            name=project.name,
+        )
     project_event_record(
         projects=[project],
         tag="project:file:add",
