@@ -190,11 +190,13 @@ SENSITIVE = {
     "packages:delete-file",
     "packages:delete-release",
     "packages:delete-project",
+    "packages:collaborators",
 }
 # Pages under /manage/ that only show things, or only end sessions (which protects the user).
 NOT_SENSITIVE = {
     "packages:history",
     "packages:my-projects",
+    "packages:invitations",
     "packages:settings",
     "accounts:manage",
     "accounts:sessions",

@@ -4,14 +4,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_required
 from packyard.accounts.services import security_email_send
-from packyard.packages import services
-from packyard.packages.models import File, Project, Release, Role
+from packyard.packages import collaborators, services
+from packyard.packages.models import File, Invitation, Project, Release, Role
 from packyard.packages.queries import project_listing
 from packyard.tokens.models import ApiToken
 from packyard.tokens.services import token_revoke
@@ -179,3 +180,87 @@ def delete_project(request: HttpRequest, name: str) -> HttpResponse:
     services.project_delete(project=project, actor=request.user, request=request)
     messages.success(request, f"Deleted the project {project.name}.")
     return redirect("packages:my-projects")
+
+
+@never_cache
+@reauth_required()
+def project_collaborators(request: HttpRequest, name: str) -> HttpResponse:
+    project = _owned_project(request, name)
+    assert isinstance(request.user, User)
+    if request.method == "POST":
+        try:
+            _collaborator_action(request, project, request.user)
+        except collaborators.CollaboratorError as exc:
+            messages.error(request, str(exc))
+        return redirect("packages:collaborators", project.normalized_name)
+    context = {
+        "project": project,
+        "roles": Role.objects.filter(project=project)
+        .select_related("user")
+        .order_by("user__username"),
+        "invitations": [i for i in project.invitations.select_related("invitee") if i.is_open],
+        "role_choices": Role.ROLE_CHOICES,
+    }
+    return render(request, "packages/collaborators.html", context)
+
+
+def _collaborator_action(request: HttpRequest, project: Project, owner: User) -> None:
+    action = request.POST.get("action", "")
+    if action == "invite":
+        invitation = collaborators.invitation_create(
+            project=project,
+            inviter=owner,
+            username=request.POST.get("username", ""),
+            role_name=request.POST.get("role", ""),
+            request=request,
+        )
+        messages.success(request, f"Invited {invitation.invitee.username}.")
+    elif action == "revoke":
+        invitation = get_object_or_404(
+            Invitation, project=project, pk=_int(request.POST.get("invitation"))
+        )
+        collaborators.invitation_revoke(invitation=invitation, owner=owner, request=request)
+        messages.success(request, "Invitation withdrawn.")
+    elif action in {"change", "remove"}:
+        role = get_object_or_404(Role, project=project, pk=_int(request.POST.get("role_id")))
+        if action == "change":
+            collaborators.role_change(
+                role=role, new_role=request.POST.get("role", ""), owner=owner, request=request
+            )
+        else:
+            collaborators.role_remove(role=role, owner=owner, request=request)
+        messages.success(request, "Collaborators updated.")
+    else:
+        raise collaborators.CollaboratorError("Unknown action.")
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        raise Http404("No such entry") from None
+
+
+@login_required
+def my_invitations(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    if request.method == "POST":
+        invitation = get_object_or_404(Invitation, pk=_int(request.POST.get("invitation")))
+        accept = request.POST.get("answer") == "accept"
+        try:
+            collaborators.invitation_answer(
+                invitation=invitation, user=request.user, accept=accept, request=request
+            )
+        except collaborators.CollaboratorError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Invitation accepted." if accept else "Invitation declined.")
+        return redirect("packages:invitations")
+    pending = [
+        i
+        for i in Invitation.objects.filter(invitee=request.user).select_related(
+            "project", "inviter"
+        )
+        if i.is_open
+    ]
+    return render(request, "packages/invitations.html", {"invitations": pending})

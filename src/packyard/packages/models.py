@@ -134,3 +134,32 @@ class ProjectEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag} {self.project_id} {self.time:%Y-%m-%d %H:%M}"
+
+
+class Invitation(models.Model):
+    """An Owner's invitation for a user to become an Owner or Maintainer of a project."""
+
+    LIFETIME_DAYS = 7
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    inviter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    role_name = models.CharField(max_length=16, choices=Role.ROLE_CHOICES)
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField()
+    answered = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, blank=True)  # accepted, declined, revoked
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.invitee_id} as {self.role_name} of {self.project_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return not self.answered and self.expires > timezone.now()

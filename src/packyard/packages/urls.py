@@ -17,6 +17,12 @@ urlpatterns = [
     path("manage/project/<str:name>/credentials/", manage.project_credentials, name="credentials"),
     path("manage/project/<str:name>/history/", manage.project_history, name="history"),
     path("manage/projects/", manage.my_projects, name="my-projects"),
+    path("manage/account/invitations/", manage.my_invitations, name="invitations"),
+    path(
+        "manage/project/<str:name>/collaborators/",
+        manage.project_collaborators,
+        name="collaborators",
+    ),
     path("manage/project/<str:name>/", manage.project_settings, name="settings"),
     path("manage/project/<str:name>/yank/", manage.release_yank, name="yank"),
     path("manage/project/<str:name>/delete-file/", manage.delete_file, name="delete-file"),

@@ -1,0 +1,169 @@
+"""Owners and Maintainers: invitations, role changes, removals. Every change is recorded in the
+project's history and emailed to the people it concerns."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from packyard.accounts.models import User
+from packyard.accounts.services import security_email_send, user_find
+from packyard.packages.events import project_event_record
+from packyard.packages.models import Invitation, Project, Role
+
+
+class CollaboratorError(Exception):
+    pass
+
+
+def _tell(users: list[User], project: Project, subject: str, what: str) -> None:
+    for user in {u.pk: u for u in users}.values():
+        security_email_send(
+            user=user,
+            subject=f"{project.name}: {subject}",
+            template="packages/email/collaborators_changed.txt",
+            project=project,
+            what=what,
+        )
+
+
+def _owners(project: Project) -> list[User]:
+    return [
+        r.user
+        for r in Role.objects.filter(project=project, role_name=Role.OWNER).select_related("user")
+    ]
+
+
+def invitation_create(
+    *, project: Project, inviter: User, username: str, role_name: str, request: HttpRequest
+) -> Invitation:
+    if role_name not in (Role.OWNER, Role.MAINTAINER):
+        raise CollaboratorError("Choose Owner or Maintainer.")
+    invitee = user_find(username=username.strip()) if len(username) <= 150 else None
+    if invitee is None or not invitee.is_active:
+        raise CollaboratorError(f"There is no user named {username!r}.")
+    if not invitee.email_verified:
+        raise CollaboratorError(f"{invitee.username} has not verified an email address yet.")
+    if Role.objects.filter(project=project, user=invitee).exists():
+        raise CollaboratorError(f"{invitee.username} is already a collaborator.")
+    pending = Invitation.objects.filter(
+        project=project, invitee=invitee, answered__isnull=True, expires__gt=timezone.now()
+    )
+    if pending.exists():
+        raise CollaboratorError(f"{invitee.username} already has an invitation waiting.")
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            project=project,
+            invitee=invitee,
+            inviter=inviter,
+            role_name=role_name,
+            expires=timezone.now() + timedelta(days=Invitation.LIFETIME_DAYS),
+        )
+        project_event_record(
+            projects=[project],
+            tag="project:role:invite",
+            actor=inviter,
+            request=request,
+            invitee=invitee.username,
+            role=role_name,
+        )
+    what = f"{inviter.username} invited {invitee.username} to be {role_name}"
+    _tell([invitee, *_owners(project)], project, f"{invitee.username} invited", what)
+    return invitation
+
+
+def invitation_answer(
+    *, invitation: Invitation, user: User, accept: bool, request: HttpRequest
+) -> None:
+    if invitation.invitee_id != user.pk:
+        raise CollaboratorError("This invitation is not yours.")
+    if not invitation.is_open:
+        raise CollaboratorError("This invitation has expired or was already answered.")
+    outcome = "accepted" if accept else "declined"
+    with transaction.atomic():
+        updated = Invitation.objects.filter(pk=invitation.pk, answered__isnull=True).update(
+            answered=timezone.now(), outcome=outcome
+        )
+        if not updated:
+            raise CollaboratorError("This invitation was already answered.")
+        if accept:
+            Role.objects.create(
+                project=invitation.project, user=user, role_name=invitation.role_name
+            )
+        project_event_record(
+            projects=[invitation.project],
+            tag=f"project:role:{outcome}",
+            actor=user,
+            request=request,
+            role=invitation.role_name,
+        )
+    what = f"{user.username} {outcome} the invitation to be {invitation.role_name}"
+    _tell(_owners(invitation.project), invitation.project, f"invitation {outcome}", what)
+
+
+def invitation_revoke(*, invitation: Invitation, owner: User, request: HttpRequest) -> None:
+    updated = Invitation.objects.filter(pk=invitation.pk, answered__isnull=True).update(
+        answered=timezone.now(), outcome="revoked"
+    )
+    if not updated:
+        raise CollaboratorError("This invitation was already answered.")
+    project_event_record(
+        projects=[invitation.project],
+        tag="project:role:revoke_invite",
+        actor=owner,
+        request=request,
+        invitee=invitation.invitee.username,
+    )
+    what = f"{owner.username} withdrew the invitation of {invitation.invitee.username}"
+    _tell(
+        [invitation.invitee, *_owners(invitation.project)],
+        invitation.project,
+        "invitation withdrawn",
+        what,
+    )
+
+
+def _refuse_leaving_without_owner(role: Role, new_role: str | None) -> None:
+    if role.role_name != Role.OWNER or new_role == Role.OWNER:
+        return
+    if Role.objects.filter(project=role.project, role_name=Role.OWNER).count() <= 1:
+        raise CollaboratorError(
+            "A project needs an Owner: invite another Owner before this one steps down."
+        )
+
+
+def role_change(*, role: Role, new_role: str, owner: User, request: HttpRequest) -> None:
+    if new_role not in (Role.OWNER, Role.MAINTAINER):
+        raise CollaboratorError("Choose Owner or Maintainer.")
+    _refuse_leaving_without_owner(role, new_role)
+    old = role.role_name
+    with transaction.atomic():
+        Role.objects.filter(pk=role.pk).update(role_name=new_role)
+        project_event_record(
+            projects=[role.project],
+            tag="project:role:change",
+            actor=owner,
+            request=request,
+            user=role.user.username,
+            old=old,
+            new=new_role,
+        )
+    what = f"{owner.username} made {role.user.username} {new_role} (was {old})"
+    _tell([role.user, *_owners(role.project)], role.project, "role changed", what)
+
+
+def role_remove(*, role: Role, owner: User, request: HttpRequest) -> None:
+    _refuse_leaving_without_owner(role, None)
+    with transaction.atomic():
+        role.delete()
+        project_event_record(
+            projects=[role.project],
+            tag="project:role:remove",
+            actor=owner,
+            request=request,
+            user=role.user.username,
+            role=role.role_name,
+        )
+    what = f"{owner.username} removed {role.user.username} ({role.role_name})"
+    _tell([role.user, *_owners(role.project)], role.project, "collaborator removed", what)
