@@ -11,7 +11,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from packyard.accounts.events import event_record
 from packyard.accounts.models import Event, User
+from packyard.accounts.sessions import sessions_revoke
+from packyard.packages.events import project_event_record
+from packyard.packages.models import Project, ProjectEvent
 from packyard.twofactor.services import second_factors_reset, user_has_two_factor
 
 
@@ -51,10 +55,96 @@ def reset_second_factors(
     messages.success(request, f"Reset the second factors of {queryset.count()} account(s).")
 
 
+@admin.action(description="Freeze (no login, tokens stop working)")
+def freeze_accounts(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[User]
+) -> None:
+    assert isinstance(request.user, User)
+    for user in queryset.exclude(pk=request.user.pk):
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        sessions_revoke(user=user)
+        event_record(user=user, tag="account:frozen", request=request, admin=request.user.username)
+    messages.success(request, "Frozen. Their sessions ended and their tokens stopped working.")
+
+
+@admin.action(description="Unfreeze")
+def unfreeze_accounts(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[User]
+) -> None:
+    assert isinstance(request.user, User)
+    for user in queryset.filter(is_active=False):
+        User.objects.filter(pk=user.pk).update(is_active=True)
+        event_record(
+            user=user, tag="account:unfrozen", request=request, admin=request.user.username
+        )
+    messages.success(request, "Unfrozen.")
+
+
 class PackyardUserAdmin(UserAdmin):
     list_display = ("username", "email", "email_verified", "is_active", "is_staff", "date_joined")
     fieldsets = (*(UserAdmin.fieldsets or ()), ("Verification", {"fields": ("email_verified",)}))
-    actions = [reset_second_factors]
+    actions = [reset_second_factors, freeze_accounts, unfreeze_accounts]
+
+
+def _set_quarantine(request: HttpRequest, queryset: QuerySet[Project], on: bool) -> None:
+    assert isinstance(request.user, User)
+    for project in queryset:
+        Project.objects.filter(pk=project.pk).update(quarantined=on)
+        project_event_record(
+            projects=[project],
+            tag="project:quarantine:" + ("on" if on else "off"),
+            actor=request.user,
+            request=request,
+            admin=request.user.username,
+        )
+
+
+@admin.action(description="Quarantine (hidden from the index, uploads closed)")
+def quarantine_projects(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Project]
+) -> None:
+    _set_quarantine(request, queryset, True)
+    messages.success(request, "Quarantined.")
+
+
+@admin.action(description="Release from quarantine")
+def release_projects(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Project]
+) -> None:
+    _set_quarantine(request, queryset, False)
+    messages.success(request, "Released from quarantine.")
+
+
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("name", "normalized_name", "created", "updated", "quarantined")
+    list_filter = ("quarantined",)
+    search_fields = ("normalized_name",)
+    readonly_fields = (
+        "name",
+        "normalized_name",
+        "created",
+        "updated",
+        "search_summary",
+        "quarantined",
+    )
+    fields = readonly_fields
+    actions = [quarantine_projects, release_projects]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class ProjectEventAdmin(admin.ModelAdmin):
+    list_display = ("time", "project", "tag", "actor", "ip_address")
+    list_filter = ("tag",)
+    search_fields = ("project__normalized_name", "tag")
+    readonly_fields = ("project", "tag", "time", "actor", "ip_address", "user_agent", "additional")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class EventAdmin(admin.ModelAdmin):
@@ -72,3 +162,5 @@ class EventAdmin(admin.ModelAdmin):
 
 site.register(User, PackyardUserAdmin)
 site.register(Event, EventAdmin)
+site.register(Project, ProjectAdmin)
+site.register(ProjectEvent, ProjectEventAdmin)

@@ -13,6 +13,10 @@ class Project(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)  # as first uploaded
     normalized_name = models.CharField(max_length=200, unique=True)  # PEP 503
+    # The latest release's summary, kept here for search.
+    search_summary = models.CharField(max_length=512, blank=True)
+    # Hidden from the index and closed to uploads by staff, pending a decision.
+    quarantined = models.BooleanField(default=False)
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
     members: "models.ManyToManyField[User, Role]" = models.ManyToManyField(

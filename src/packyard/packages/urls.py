@@ -9,6 +9,7 @@ urlpatterns = [
     # Clients POST to the exact URL they are given and do not follow redirects: answer both.
     path("legacy/", upload_views.upload, name="upload"),
     path("legacy", upload_views.upload),
+    path("search/", views.search, name="search"),
     path("simple/", views.simple_index, name="simple-index"),
     path("simple/<str:name>/", views.simple_project, name="simple-project"),
     re_path(r"^files/(?P<path>packages/[0-9a-f/]+/[^/]+)$", views.file_download, name="file"),

@@ -2,7 +2,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import Count
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -32,7 +34,11 @@ def simple_index(request: HttpRequest) -> HttpResponse:
     content_type = simple.negotiate(request)
     if content_type is None:
         return _not_acceptable()
-    projects = list(Project.objects.order_by("normalized_name").only("name", "normalized_name"))
+    projects = list(
+        Project.objects.filter(quarantined=False)
+        .order_by("normalized_name")
+        .only("name", "normalized_name")
+    )
     return simple.render(
         content_type,
         json_body=simple.index_json(projects) if content_type == simple.JSON_V1 else b"",
@@ -52,7 +58,8 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
     content_type = simple.negotiate(request)
     if content_type is None:
         return _not_acceptable()
-    listing = project_listing(get_object_or_404(Project, normalized_name=normalized))
+    project = get_object_or_404(Project, normalized_name=normalized, quarantined=False)
+    listing = project_listing(project)
     is_json = content_type == simple.JSON_V1
     return simple.render(
         content_type,
@@ -65,7 +72,11 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
 @read_access
 def file_download(request: HttpRequest, path: str) -> HttpResponseBase:
     if path.endswith(".metadata"):
-        file = File.objects.filter(metadata_path=path).exclude(metadata_path="").first()
+        file = (
+            File.objects.filter(metadata_path=path, release__project__quarantined=False)
+            .exclude(metadata_path="")
+            .first()
+        )
         if file is None:
             raise Http404("No such file")
         return serve_stored(
@@ -75,7 +86,7 @@ def file_download(request: HttpRequest, path: str) -> HttpResponseBase:
             size=default_storage.size(path),
             sha256=file.metadata_sha256,
         )
-    file = File.objects.filter(path=path).first()
+    file = File.objects.filter(path=path, release__project__quarantined=False).first()
     if file is None:
         raise Http404("No such file")
     return serve_stored(
@@ -133,7 +144,8 @@ def _json_api(listing: ProjectListing, release: Release) -> dict[str, Any]:
 
 
 def _listing_or_404(name: str) -> ProjectListing:
-    return project_listing(get_object_or_404(Project, normalized_name=canonicalize_name(name)))
+    project = get_object_or_404(Project, normalized_name=canonicalize_name(name), quarantined=False)
+    return project_listing(project)
 
 
 @require_safe
@@ -189,7 +201,11 @@ def project_page(request: HttpRequest, name: str, version: str | None = None) ->
 @require_safe
 @read_access
 def home(request: HttpRequest) -> HttpResponse:
-    recent = list(Release.objects.select_related("project").order_by("-created")[:20])
+    recent = list(
+        Release.objects.filter(project__quarantined=False)
+        .select_related("project")
+        .order_by("-created")[:20]
+    )
     counts = Project.objects.aggregate(projects=Count("id", distinct=True))
     context = {
         "recent": recent,
@@ -197,3 +213,33 @@ def home(request: HttpRequest) -> HttpResponse:
         "file_count": File.objects.count(),
     }
     return render(request, "home.html", context)
+
+
+SEARCH_PAGE_SIZE = 20
+
+
+def _search(query: str) -> QuerySet[Project]:
+    visible = Project.objects.filter(quarantined=False)
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+
+        vector = SearchVector("name", weight="A") + SearchVector("search_summary", weight="B")
+        search = SearchQuery(query, search_type="websearch")
+        return (
+            visible.annotate(rank=SearchRank(vector, search))
+            .filter(Q(rank__gt=0) | Q(normalized_name__icontains=query))
+            .order_by("-rank", "normalized_name")
+        )
+    return visible.filter(
+        Q(normalized_name__icontains=canonicalize_name(query)) | Q(search_summary__icontains=query)
+    ).order_by("normalized_name")
+
+
+@require_safe
+@read_access
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:200]
+    page = None
+    if query:
+        page = Paginator(_search(query), SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "packages/search.html", {"query": query, "page": page})

@@ -186,7 +186,9 @@ def _record(
                 else ""
             ),
         )
-        Project.objects.filter(pk=project.pk).update(updated=timezone.now())
+        Project.objects.filter(pk=project.pk).update(
+            updated=timezone.now(), search_summary=release.summary
+        )
         recorded(project, file)
         # The bytes land before the rows commit; if the commit fails, they are removed again.
         received.upload.seek(0)

@@ -101,6 +101,12 @@ class UploadAuthorizer:
         self.creating = project is None
         if project is None:
             _check_new_project(self.request, self.uploader.user)
+        elif project.quarantined:
+            raise UploadRefused(
+                f"The project {project.name!r} is quarantined by this index's administrators: "
+                "uploads are closed until they review it.",
+                403,
+            )
         elif not Role.objects.filter(project=project, user=self.uploader.user).exists():
             raise UploadRefused(
                 f"The user {self.uploader.user.username!r} isn't allowed to upload to project "
