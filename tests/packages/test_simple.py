@@ -247,3 +247,10 @@ class TestPrivateIndex:
             "/simple/", HTTP_AUTHORIZATION=basic_auth("__token__", "packyard-AAAA")
         )
         assert response.status_code == 401
+
+
+def test_user_page_lists_their_projects(client, published):
+    page = client.get("/user/alice/").content.decode()
+    assert "Demo_Pkg" in page
+    assert "other" in page
+    assert client.get("/user/nobody/").status_code == 404

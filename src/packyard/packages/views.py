@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 from packaging.utils import canonicalize_name
 
+from packyard.accounts.models import User
 from packyard.http import plain_error
 from packyard.packages import simple
 from packyard.packages.access import read_access
@@ -243,3 +244,13 @@ def search(request: HttpRequest) -> HttpResponse:
     if query:
         page = Paginator(_search(query), SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "packages/search.html", {"query": query, "page": page})
+
+
+@require_safe
+@read_access
+def user_page(request: HttpRequest, username: str) -> HttpResponse:
+    profile = get_object_or_404(User, username__iexact=username, is_active=True)
+    projects = Project.objects.filter(roles__user=profile, quarantined=False).order_by(
+        "normalized_name"
+    )
+    return render(request, "packages/user.html", {"profile": profile, "projects": projects})
