@@ -50,6 +50,27 @@ def run(
     return result
 
 
+def twine_upload(
+    tools: "Tools", server: "Server", files: list[Path], *, token: str = "", check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return run(
+        [
+            tools.twine,
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            server.upload_url,
+            "-u",
+            "__token__",
+            "-p",
+            token or server.token,
+            *files,
+        ],
+        check=check,
+    )
+
+
 @dataclass
 class Tools:
     bin: Path

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests import dists
-from tests.e2e.conftest import PASSWORD, ROOT, Server, Tools, run
+from tests.e2e.conftest import PASSWORD, ROOT, Server, Tools, run, twine_upload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SCREENSHOTS = Path(os.environ.get("PACKYARD_SCREENSHOTS", ROOT / ".cache" / "screenshots"))
@@ -70,21 +70,7 @@ def publish(
         path = tmp_path / dists.wheel_filename(name, version)
         path.write_bytes(dists.make_wheel(name, version))
         files.append(path)
-    run(
-        [
-            tools.twine,
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            server.upload_url,
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            *files,
-        ]
-    )
+    twine_upload(tools, server, files, token=token)
 
 
 def token_for(server: Server, name: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, Tools, run
+from tests.e2e.conftest import Server, Tools, run, twine_upload
 
 pytestmark = pytest.mark.e2e
 
@@ -60,20 +60,7 @@ def test_twine_upload(tools: Tools, server: Server, project_dir):
         }
     )
     run([tools.python, "-m", "build", "--outdir", root / "dist", root])
-    run(
-        [
-            tools.twine,
-            "upload",
-            "--non-interactive",
-            "--repository-url",
-            server.upload_url,
-            "-u",
-            "__token__",
-            "-p",
-            server.token,
-            *sorted((root / "dist").iterdir()),
-        ]
-    )
+    twine_upload(tools, server, sorted((root / "dist").iterdir()))
     assert published_files(server, "e2e-twine") == {
         "e2e_twine-1.0.0-py3-none-any.whl",
         "e2e_twine-1.0.0.tar.gz",
@@ -84,24 +71,12 @@ def test_twine_sees_duplicate_refusal_in_reason(tools: Tools, server: Server, pr
     root = hatchling_project(project_dir, "e2e-dup")
     run([tools.python, "-m", "build", "--wheel", "--outdir", root / "dist", root])
     wheel = next((root / "dist").iterdir())
-    upload = [
-        tools.twine,
-        "upload",
-        "--non-interactive",
-        "--repository-url",
-        server.upload_url,
-        "-u",
-        "__token__",
-        "-p",
-        server.token,
-        wheel,
-    ]
-    run(upload)
-    run(upload)  # the same bytes again: accepted
+    twine_upload(tools, server, [wheel])
+    twine_upload(tools, server, [wheel])  # the same bytes again: accepted
     (root / "src/e2e_dup/__init__.py").write_text('"""Changed."""\n')
     wheel.unlink()
     run([tools.python, "-m", "build", "--wheel", "--outdir", root / "dist", root])
-    refused = run(upload, check=False)
+    refused = twine_upload(tools, server, [wheel], check=False)
     assert refused.returncode != 0
     assert "File already exists" in refused.stdout + refused.stderr
 
@@ -109,20 +84,9 @@ def test_twine_sees_duplicate_refusal_in_reason(tools: Tools, server: Server, pr
 def test_twine_with_wrong_token_shows_reason(tools: Tools, server: Server, project_dir):
     root = hatchling_project(project_dir, "e2e-denied")
     run([tools.python, "-m", "build", "--wheel", "--outdir", root / "dist", root])
-    refused = run(
-        [
-            tools.twine,
-            "upload",
-            "--non-interactive",
-            "--repository-url",
-            server.upload_url,
-            "-u",
-            "__token__",
-            "-p",
-            server.token[:-8] + "AAAAAAAA",
-            *(root / "dist").iterdir(),
-        ],
-        check=False,
+    bad_token = server.token[:-8] + "AAAAAAAA"
+    refused = twine_upload(
+        tools, server, list((root / "dist").iterdir()), token=bad_token, check=False
     )
     assert refused.returncode != 0
     assert "403" in refused.stdout + refused.stderr
@@ -281,20 +245,7 @@ def app_with_dependency(tools: Tools, server: Server, tmp_path_factory) -> None:
             )
         )
         run([tools.python, "-m", "build", "--wheel", "--outdir", dist, root])
-    run(
-        [
-            tools.twine,
-            "upload",
-            "--non-interactive",
-            "--repository-url",
-            server.upload_url,
-            "-u",
-            "__token__",
-            "-p",
-            server.token,
-            *sorted(dist.iterdir()),
-        ]
-    )
+    twine_upload(tools, server, sorted(dist.iterdir()))
     server.shell(
         "from packyard.packages.models import Release; "
         "Release.objects.filter(project__normalized_name='e2e-lib', version='2.0')"

@@ -6,7 +6,7 @@ import pytest
 from pypitoken import Token
 
 from tests import dists
-from tests.e2e.conftest import Server, Tools, run
+from tests.e2e.conftest import Server, Tools, run, twine_upload
 
 pytestmark = pytest.mark.e2e
 
@@ -18,22 +18,7 @@ def wheel(tmp_path: Path, name: str, version: str) -> Path:
 
 
 def twine(tools: Tools, server: Server, token: str, file: Path):
-    return run(
-        [
-            tools.twine,
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            server.upload_url,
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            file,
-        ],
-        check=False,
-    )
+    return twine_upload(tools, server, [file], token=token, check=False)
 
 
 def uv_publish(tools: Tools, server: Server, token: str, file: Path):
