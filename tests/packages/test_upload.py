@@ -516,3 +516,10 @@ def test_project_creation_is_recorded(upload, alice_token):
     upload(alice_token, upload_form("demo", "1.0"))
     upload(alice_token, upload_form("demo", "2.0"))
     assert ProjectEvent.objects.filter(tag="project:create").count() == 1
+
+
+def test_operator_tokens_may_import_many_projects(upload, alice, settings):
+    settings.PACKYARD_NEW_PROJECTS_PER_HOUR = 1
+    _, raw = token_mint(user=alice, description="migration", by_operator=True)
+    for name in ("one", "two", "three"):
+        assert upload(raw, upload_form(name, "1.0")).status_code == 200

@@ -61,9 +61,16 @@ def _new_project_limits(request: HttpRequest, user: User) -> list[tuple[Limit, s
     ]
 
 
-def _check_new_project(request: HttpRequest, user: User) -> None:
+def _by_operator(uploader: auth.Uploader) -> bool:
+    return uploader.identity is not None and uploader.identity.token.minted_by_operator
+
+
+def _check_new_project(request: HttpRequest, uploader: auth.Uploader) -> None:
+    user = uploader.user
     try:
-        check_all(_new_project_limits(request, user))
+        # The operator's own tokens (`packyard token create`) import in bulk, e.g. a migration.
+        if not _by_operator(uploader):
+            check_all(_new_project_limits(request, user))
     except RateLimited as exc:
         raise UploadRefused(
             f"Too many new projects created. Try again in {exc.retry_after // 60 + 1} minutes.",
@@ -100,7 +107,7 @@ class UploadAuthorizer:
                 raise UploadRefused(str(exc), 403) from None
         self.creating = project is None
         if project is None:
-            _check_new_project(self.request, self.uploader.user)
+            _check_new_project(self.request, self.uploader)
         elif project.quarantined:
             raise UploadRefused(
                 f"The project {project.name!r} is quarantined by this index's administrators: "
@@ -166,8 +173,9 @@ def _record_event(
     """Who uploaded what, with which credential, from where: in the project's history."""
     token = uploader.identity.token if uploader.identity is not None else None
     if created:
-        for limit, subject in _new_project_limits(request, uploader.user):
-            limit.record(subject)
+        if not _by_operator(uploader):
+            for limit, subject in _new_project_limits(request, uploader.user):
+                limit.record(subject)
         project_event_record(
             projects=[project],
             tag="project:create",
