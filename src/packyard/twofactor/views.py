@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
 from packyard.accounts.devices import device_known
@@ -53,6 +54,7 @@ def _after_login(request: HttpRequest, next_url: str) -> str:
 # --- the login's second step ---------------------------------------------------------------
 
 
+@sensitive_post_parameters("code", "recovery_code")
 @never_cache
 def login_second_step(request: HttpRequest) -> HttpResponse:
     user = pending.pending_user(request)
@@ -197,6 +199,7 @@ def _finish_webauthn_login(
 REAUTH_PASSWORD_OK_KEY = "packyard_reauth_password_ok"  # noqa: S105 - a session key name
 
 
+@sensitive_post_parameters("password", "code")
 @never_cache
 @login_required
 def reauthenticate(request: HttpRequest) -> HttpResponse:
@@ -310,6 +313,7 @@ def recovery_codes_generate(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@sensitive_post_parameters("recovery_code")
 @reauth_required()
 @require_POST
 def recovery_codes_confirm(request: HttpRequest) -> HttpResponse:
@@ -325,6 +329,7 @@ def recovery_codes_confirm(request: HttpRequest) -> HttpResponse:
     return redirect("twofactor:overview")
 
 
+@sensitive_post_parameters("code")
 @never_cache
 @reauth_required()
 def totp_setup(request: HttpRequest) -> HttpResponse:
