@@ -33,3 +33,11 @@ def unauthorized(message: str) -> HttpResponse:
     response = plain_error(401, message)
     response["WWW-Authenticate"] = f'Basic realm="{settings.SITE_NAME}"'
     return response
+
+
+def content_length(request: HttpRequest) -> int:
+    """The declared body size; a malformed header counts as none (the body is then read as such)."""
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0

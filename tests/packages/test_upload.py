@@ -523,3 +523,14 @@ def test_operator_tokens_may_import_many_projects(upload, alice, settings):
     _, raw = token_mint(user=alice, description="migration", by_operator=True)
     for name in ("one", "two", "three"):
         assert upload(raw, upload_form(name, "1.0")).status_code == 200
+
+
+def test_malformed_content_length_is_not_a_server_error(client, alice_token):
+    response = client.post(
+        "/legacy/",
+        data=b"x",
+        content_type="multipart/form-data; boundary=b",
+        CONTENT_LENGTH="lots",
+        HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
+    )
+    assert response.status_code == 400

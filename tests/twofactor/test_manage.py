@@ -330,3 +330,15 @@ def test_session_ends_after_its_absolute_lifetime(alice):
     browser = browser_for(alice)
     UserSession.objects.filter(user=alice).update(created=timezone.now() - timedelta(hours=13))
     assert browser.get("/manage/account/")["Location"].startswith("/account/login/")
+
+
+def test_totp_setup_with_an_unreadable_stored_secret_starts_over(dave):
+    browser = browser_for(dave)
+    set_up_recovery_codes(browser)
+    browser.get("/manage/account/totp/")
+    session = browser.session
+    session["packyard_totp_setup"] = "bm90IHNlYWxlZA=="
+    session.save()
+    response = post(browser, "/manage/account/totp/", {"code": "123456"})
+    assert response.status_code == 200
+    assert not TOTPDevice.objects.filter(user=dave).exists()

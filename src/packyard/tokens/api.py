@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods
 
 from packyard.accounts.ratelimit import Limit, RateLimited
 from packyard.accounts.services import security_email_send
-from packyard.http import client_ip, plain_error
+from packyard.http import client_ip, content_length, plain_error
 from packyard.packages.access import token_from_header
 from packyard.tokens import disclosure
 from packyard.tokens.services import token_find_genuine, token_revoke
@@ -26,7 +26,7 @@ def disclose_token(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = str(exc.retry_after)
         return response
     REPORTS_PER_IP.record(client_ip(request))
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_REPORT_BYTES:
+    if content_length(request) > MAX_REPORT_BYTES:
         return plain_error(413, "The report is too large.")
     body = request.body
     try:

@@ -329,6 +329,24 @@ def recovery_codes_confirm(request: HttpRequest) -> HttpResponse:
     return redirect("twofactor:overview")
 
 
+def _setup_secret(request: HttpRequest, user: User, *, keep: bool) -> bytes:
+    """The secret being set up, kept sealed in the session between the page and its form;
+    a new one when there is none, or when the stored one can no longer be read."""
+    sealed = request.session.get(TOTP_SETUP_KEY)
+    if keep and sealed:
+        try:
+            return secretbox.unseal(
+                base64.b64decode(sealed), purpose="totp-setup", owner=str(user.pk)
+            )
+        except (secretbox.Unsealable, ValueError):
+            pass
+    secret = totp.new_secret()
+    request.session[TOTP_SETUP_KEY] = base64.b64encode(
+        secretbox.seal(secret, purpose="totp-setup", owner=str(user.pk))
+    ).decode()
+    return secret
+
+
 @sensitive_post_parameters("code")
 @never_cache
 @reauth_required()
@@ -336,16 +354,7 @@ def totp_setup(request: HttpRequest) -> HttpResponse:
     if (refusal := _needs_recovery_codes(request)) is not None:
         return refusal
     user = _user(request)
-    sealed = request.session.get(TOTP_SETUP_KEY)
-    if request.method != "POST" or not sealed:
-        secret = totp.new_secret()
-        request.session[TOTP_SETUP_KEY] = base64.b64encode(
-            secretbox.seal(secret, purpose="totp-setup", owner=str(user.pk))
-        ).decode()
-    else:
-        secret = secretbox.unseal(
-            base64.b64decode(sealed), purpose="totp-setup", owner=str(user.pk)
-        )
+    secret = _setup_secret(request, user, keep=request.method == "POST")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -8,7 +8,7 @@ from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Limit, RateLimited, check_all
-from packyard.http import client_ip, plain_error, unauthorized
+from packyard.http import client_ip, content_length, plain_error, unauthorized
 from packyard.packages.events import project_event_record
 from packyard.packages.models import File, Project, Role
 from packyard.packages.upload import archive, auth, metadata, receive, store
@@ -212,7 +212,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         return response
     try:
         uploader = auth.authenticate(request)
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        length = content_length(request)
         if length > settings.PACKYARD_MAX_FILE_SIZE + FIELDS_ALLOWANCE:
             raise UploadRefused(
                 "File too large. Limit for this index is "
