@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -14,6 +15,7 @@ from django.urls import reverse
 from packyard.accounts.events import event_record
 from packyard.accounts.models import Event, User
 from packyard.accounts.sessions import sessions_revoke
+from packyard.packages import pages
 from packyard.packages.events import project_event_record
 from packyard.packages.models import Project, ProjectEvent
 from packyard.twofactor.services import second_factors_reset, user_has_two_factor
@@ -89,14 +91,20 @@ class PackyardUserAdmin(UserAdmin):
 def _set_quarantine(request: HttpRequest, queryset: QuerySet[Project], on: bool) -> None:
     assert isinstance(request.user, User)
     for project in queryset:
-        Project.objects.filter(pk=project.pk).update(quarantined=on)
-        project_event_record(
-            projects=[project],
-            tag="project:quarantine:" + ("on" if on else "off"),
-            actor=request.user,
-            request=request,
-            admin=request.user.username,
-        )
+        with transaction.atomic():
+            Project.objects.filter(pk=project.pk).update(quarantined=on)
+            if on:
+                pages.remove_project(project.normalized_name)
+            else:
+                pages.refresh(project.pk)
+            pages.index_invalidate()
+            project_event_record(
+                projects=[project],
+                tag="project:quarantine:" + ("on" if on else "off"),
+                actor=request.user,
+                request=request,
+                admin=request.user.username,
+            )
 
 
 @admin.action(description="Quarantine (hidden from the index, uploads closed)")

@@ -28,14 +28,36 @@ def _default_workers() -> int:
     return max(2, min(2 * (os.cpu_count() or 1), 8))
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    _setup()
-    from django.conf import settings
-    from django.core.management import call_command
+def _granian_argv(args: argparse.Namespace) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--workers",
+        str(args.workers),
+        # Per worker: the threads that run Django, so one slow upload does not hold the rest.
+        "--blocking-threads",
+        str(args.threads),
+        "--http",
+        "1",
+        "--no-ws",
+        "--workers-kill-timeout",
+        "30",
+        "--access-log",
+        "--access-log-fmt",
+        '%(addr)s "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).1fms',
+        "packyard.wsgi:application",
+    ]
 
-    call_command("migrate", interactive=False, verbosity=0)
-    (settings.DATA_DIR / "files").mkdir(parents=True, exist_ok=True)
-    argv = [
+
+def _gunicorn_argv(args: argparse.Namespace) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "gunicorn",
@@ -62,8 +84,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--limit-request-field_size",
         "16384",
     ]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    (settings.DATA_DIR / "files").mkdir(parents=True, exist_ok=True)
+    argv = _granian_argv(args) if args.server == "granian" else _gunicorn_argv(args)
     print(
-        f"Packyard serving on http://{args.host}:{args.port}/ ({args.workers} workers)", flush=True
+        f"Packyard serving on http://{args.host}:{args.port}/"
+        f" ({args.server}, {args.workers} workers)",
+        flush=True,
     )
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with the server
     return 0
@@ -175,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=_default_workers())
     serve.add_argument("--threads", type=int, default=4)
+    serve.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
     serve.set_defaults(func=cmd_serve)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(

@@ -218,6 +218,22 @@ PACKYARD_UPLOAD_AUTH = env_choice(
     "PACKYARD_UPLOAD_AUTH", "tokens", ("tokens", "tokens-if-2fa", "any")
 )
 PACKYARD_PRIVATE = env_bool("PACKYARD_PRIVATE", default=False)
+# How long installers and caches may keep a simple or JSON API page: PyPI's ten minutes by
+# default. Answers carry ETags, so a client that revalidates pays a 304.
+PACKYARD_INDEX_MAX_AGE = env_int("PACKYARD_INDEX_MAX_AGE", 600)
+PACKYARD_INDEX_CACHE_CONTROL = (
+    "private, no-cache" if PACKYARD_PRIVATE else f"max-age={PACKYARD_INDEX_MAX_AGE}, public"
+)
+# A directory where the public index pages are also written, for a front proxy to serve.
+_pages_dir = env_str("PACKYARD_PAGES_DIR")
+PACKYARD_PAGES_DIR = Path(_pages_dir) if _pages_dir else None
+if PACKYARD_PAGES_DIR is not None and PACKYARD_PRIVATE:
+    raise ImproperlyConfigured(
+        "PACKYARD_PAGES_DIR writes public pages: a private index (PACKYARD_PRIVATE) cannot use it."
+    )
+# With a front proxy that serves the file store itself: the URL prefix of its internal
+# location, answered with X-Accel-Redirect instead of the bytes.
+PACKYARD_FILES_ACCEL_REDIRECT = env_str("PACKYARD_FILES_ACCEL_REDIRECT")
 PACKYARD_MAX_FILE_SIZE = env_size("PACKYARD_MAX_FILE_SIZE", 100 * 1024 * 1024)
 PACKYARD_MAX_PROJECT_SIZE = env_size("PACKYARD_MAX_PROJECT_SIZE", 10 * 1024**3)
 PACKYARD_NEW_PROJECTS_PER_HOUR = env_int("PACKYARD_NEW_PROJECTS_PER_HOUR", 20, minimum=1)

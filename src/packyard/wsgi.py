@@ -3,4 +3,8 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packyard.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from packyard.fastpath import IndexFastPath  # noqa: E402  (needs the settings loaded above)
+
+application = IndexFastPath(django_application)

@@ -3,8 +3,10 @@ import re
 from urllib.parse import quote
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
+from packyard.packages import pages
 from packyard.packages.models import File, Release
 from tests import dists
 from tests.conftest import basic_auth, upload_form
@@ -70,7 +72,10 @@ def test_project_html_has_hash_requires_python_and_metadata(client, published):
 
 
 def test_yanked_release_marked_with_reason(client, published):
-    Release.objects.filter(version="2.0b1").update(yanked=True, yanked_reason="broken <build>")
+    release = Release.objects.get(version="2.0b1")
+    with transaction.atomic():
+        Release.objects.filter(pk=release.pk).update(yanked=True, yanked_reason="broken <build>")
+        pages.refresh(release.project_id)
     body = client.get("/simple/demo-pkg/").content.decode()
     assert 'data-yanked="broken &lt;build&gt;"' in body
     data = json.loads(client.get("/simple/demo-pkg/" + FORMAT_JSON).content)

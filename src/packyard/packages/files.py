@@ -94,7 +94,11 @@ def serve_stored(
         response = HttpResponse(status=304)
     else:
         span = _requested_span(request, etag, size)
-        if span is False:
+        if settings.PACKYARD_FILES_ACCEL_REDIRECT and request.method == "GET":
+            # The front proxy sends the bytes, and answers Range requests itself.
+            response = HttpResponse(content_type=OCTET_STREAM)
+            response["X-Accel-Redirect"] = settings.PACKYARD_FILES_ACCEL_REDIRECT + path
+        elif span is False:
             response = HttpResponse(status=416)
             response["Content-Range"] = f"bytes */{size}"
         else:

@@ -167,3 +167,22 @@ class Invitation(models.Model):
     @property
     def is_open(self) -> bool:
         return not self.answered and self.expires > timezone.now()
+
+
+class RenderedPage(models.Model):
+    """A public index page, rendered once per change and served from here by every worker.
+
+    Project pages are rendered inside the transaction that changes the project, so they are
+    never older than the rows they describe. The root pages list every project: a change marks
+    them stale, and the next reader renders them again under a lock (see `pages`)."""
+
+    key = models.CharField(max_length=320, primary_key=True)
+    content_type = models.CharField(max_length=100)
+    etag = models.CharField(max_length=80)
+    body = models.BinaryField()
+    # The body gzip-compressed, for pages large enough to be worth it (the root pages).
+    body_gzip = models.BinaryField(null=True)
+    stale = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.key

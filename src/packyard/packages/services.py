@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from packyard.accounts.events import event_record
 from packyard.accounts.models import User
 from packyard.accounts.services import security_email_send
+from packyard.packages import pages
 from packyard.packages.events import project_event_record
 from packyard.packages.models import File, Project, Release, Role
 
@@ -38,6 +39,7 @@ def release_yank(*, release: Release, reason: str, actor: User, request: HttpReq
         raise ProjectActionError(f"Keep the reason under {MAX_YANK_REASON} characters.")
     with transaction.atomic():
         Release.objects.filter(pk=release.pk).update(yanked=True, yanked_reason=reason)
+        pages.refresh(release.project_id)
         project_event_record(
             projects=[release.project],
             tag="project:release:yank",
@@ -52,6 +54,7 @@ def release_yank(*, release: Release, reason: str, actor: User, request: HttpReq
 def release_unyank(*, release: Release, actor: User, request: HttpRequest) -> None:
     with transaction.atomic():
         Release.objects.filter(pk=release.pk).update(yanked=False, yanked_reason="")
+        pages.refresh(release.project_id)
         project_event_record(
             projects=[release.project],
             tag="project:release:unyank",
@@ -81,6 +84,7 @@ def file_delete(*, file: File, actor: User, request: HttpRequest) -> None:
     paths = _paths([file])
     with transaction.atomic():
         file.delete()
+        pages.refresh(project.pk)
         project_event_record(
             projects=[project],
             tag="project:file:remove",
@@ -97,6 +101,7 @@ def release_delete(*, release: Release, actor: User, request: HttpRequest) -> No
     paths = _paths(list(release.files.all()))
     with transaction.atomic():
         release.delete()
+        pages.refresh(project.pk)
         project_event_record(
             projects=[project],
             tag="project:release:remove",
@@ -114,7 +119,10 @@ def project_delete(*, project: Project, actor: User, request: HttpRequest) -> No
     paths = _paths(list(File.objects.filter(release__project=project)))
     name = project.name
     with transaction.atomic():
+        normalized_name = project.normalized_name
         project.delete()  # its own history goes with it; the actor's account keeps the record
+        pages.remove_project(normalized_name)
+        pages.index_invalidate()
         event_record(
             user=actor,
             tag="account:project:deleted",

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils.html import escape
 
 from packyard.packages.models import File, Project
@@ -28,7 +28,10 @@ def negotiate(request: HttpRequest) -> str | None:
     if requested is not None:
         requested = ALIASES.get(requested, requested)
         return requested if requested in OFFERED else None
-    header = request.headers.get("Accept", "")
+    return negotiate_accept(request.headers.get("Accept", ""))
+
+
+def negotiate_accept(header: str) -> str | None:
     if not header.strip():
         return HTML
     choices: list[tuple[float, int, str]] = []
@@ -133,13 +136,3 @@ def _file_anchor(file: File) -> str:
 def project_html(listing: ProjectListing) -> bytes:
     body = "".join(_file_anchor(file) for file in listing.files)
     return _html_page(f"Links for {listing.project.normalized_name}", body)
-
-
-def render(content_type: str, *, json_body: bytes, html_body: bytes) -> HttpResponse:
-    is_json = content_type == JSON_V1
-    response = HttpResponse(
-        json_body if is_json else html_body,
-        content_type=content_type if is_json else f"{content_type}; charset=utf-8",
-    )
-    response["Vary"] = "Accept"
-    return response

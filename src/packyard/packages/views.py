@@ -1,6 +1,5 @@
 from typing import Any
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import connection
@@ -14,7 +13,7 @@ from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
 from packyard.http import plain_error
-from packyard.packages import simple
+from packyard.packages import jsonapi, pages, simple
 from packyard.packages.access import read_access
 from packyard.packages.files import serve_stored
 from packyard.packages.models import File, Project, Release
@@ -29,22 +28,36 @@ def _not_acceptable() -> HttpResponse:
     return response
 
 
+def _page_response(request: HttpRequest, page: pages.Page, **how: Any) -> HttpResponse:
+    answer = pages.reply(
+        page,
+        head=request.method == "HEAD",
+        if_none_match=request.headers.get("If-None-Match", ""),
+        accept_encoding=request.headers.get("Accept-Encoding", ""),
+        **how,
+    )
+    response = HttpResponse(answer.body, status=answer.status)
+    del response["Content-Type"]  # the answer names its own, and a 304 has none
+    for header, value in answer.headers:
+        response[header] = value
+    return response
+
+
+def _simple_key(content_type: str, url: str) -> tuple[str, str]:
+    if content_type == simple.JSON_V1:
+        return f"json {url}", content_type
+    return f"html {url}", f"{content_type}; charset=utf-8"
+
+
 @require_safe
 @read_access
 def simple_index(request: HttpRequest) -> HttpResponse:
-    content_type = simple.negotiate(request)
-    if content_type is None:
+    negotiated = simple.negotiate(request)
+    if negotiated is None:
         return _not_acceptable()
-    projects = list(
-        Project.objects.filter(quarantined=False)
-        .order_by("normalized_name")
-        .only("name", "normalized_name")
-    )
-    return simple.render(
-        content_type,
-        json_body=simple.index_json(projects) if content_type == simple.JSON_V1 else b"",
-        html_body=simple.index_html(projects) if content_type != simple.JSON_V1 else b"",
-    )
+    key, content_type = _simple_key(negotiated, "/simple/")
+    page = pages.index_page(key)
+    return _page_response(request, page, content_type=content_type, vary_accept=True)
 
 
 @require_safe
@@ -56,17 +69,14 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
         return redirect(
             reverse("packages:simple-project", args=[normalized]) + query, permanent=True
         )
-    content_type = simple.negotiate(request)
-    if content_type is None:
+    negotiated = simple.negotiate(request)
+    if negotiated is None:
         return _not_acceptable()
-    project = get_object_or_404(Project, normalized_name=normalized, quarantined=False)
-    listing = project_listing(project)
-    is_json = content_type == simple.JSON_V1
-    return simple.render(
-        content_type,
-        json_body=simple.project_json(listing) if is_json else b"",
-        html_body=simple.project_html(listing) if not is_json else b"",
-    )
+    key, content_type = _simple_key(negotiated, f"/simple/{normalized}/")
+    page = pages.project_page(normalized, key)
+    if page is None:
+        raise Http404("No such project")
+    return _page_response(request, page, content_type=content_type, vary_accept=True)
 
 
 @require_safe
@@ -95,55 +105,6 @@ def file_download(request: HttpRequest, path: str) -> HttpResponseBase:
     )
 
 
-def _file_dict(file: File) -> dict[str, Any]:
-    return {
-        "comment_text": "",
-        "digests": {
-            "blake2b_256": file.blake2_256_digest,
-            "md5": file.md5_digest,
-            "sha256": file.sha256_digest,
-        },
-        "downloads": -1,
-        "filename": file.filename,
-        "has_sig": False,
-        "md5_digest": file.md5_digest,
-        "packagetype": file.packagetype,
-        "python_version": file.python_version,
-        "requires_python": file.requires_python or None,
-        "size": file.size,
-        "upload_time": file.upload_time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "upload_time_iso_8601": file.upload_time.isoformat().replace("+00:00", "Z"),
-        "url": settings.BASE_URL + simple.file_url(file),
-        "yanked": file.release.yanked,
-        "yanked_reason": file.release.yanked_reason or None,
-    }
-
-
-def _json_api(listing: ProjectListing, release: Release) -> dict[str, Any]:
-    project = listing.project
-    base = f"{settings.BASE_URL}/project/{project.normalized_name}/"
-    info = dict(release.metadata) | {
-        "name": project.name,
-        "version": release.version,
-        "summary": release.summary,
-        "package_url": base,
-        "project_url": base,
-        "release_url": f"{base}{release.version}/",
-        "yanked": release.yanked,
-        "yanked_reason": release.yanked_reason or None,
-    }
-    releases: dict[str, list[dict[str, Any]]] = {r.version: [] for r in listing.releases}
-    for file in listing.files:
-        releases[file.release.version].append(_file_dict(file))
-    return {
-        "info": info,
-        "last_serial": 0,
-        "releases": releases,
-        "urls": releases.get(release.version, []),
-        "vulnerabilities": [],
-    }
-
-
 def _listing_or_404(name: str) -> ProjectListing:
     project = get_object_or_404(Project, normalized_name=canonicalize_name(name), quarantined=False)
     return project_listing(project)
@@ -152,11 +113,11 @@ def _listing_or_404(name: str) -> ProjectListing:
 @require_safe
 @read_access
 def json_project(request: HttpRequest, name: str) -> HttpResponse:
-    listing = _listing_or_404(name)
-    if listing.latest is None:
-        raise Http404("This project has no releases")
-    data = _json_api(listing, listing.latest)
-    return JsonResponse(data, json_dumps_params={"separators": (",", ":")})
+    normalized = canonicalize_name(name)
+    page = pages.project_page(normalized, pages.project_keys(normalized)[2])
+    if page is None:
+        raise Http404("No such project, or it has no releases")
+    return _page_response(request, page, content_type="application/json", vary_accept=False)
 
 
 @require_safe
@@ -164,7 +125,7 @@ def json_project(request: HttpRequest, name: str) -> HttpResponse:
 def json_release(request: HttpRequest, name: str, version: str) -> HttpResponse:
     listing = _listing_or_404(name)
     release = _find_release(listing, version)
-    data = _json_api(listing, release)
+    data = jsonapi.release_data(listing, release)
     data.pop("releases")
     return JsonResponse(data, json_dumps_params={"separators": (",", ":")})
 

@@ -19,6 +19,7 @@ from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from packyard.accounts.models import User
+from packyard.packages import pages
 from packyard.packages.models import File, Project, Release, Role, UsedFilename
 from packyard.packages.upload.errors import UploadRefused
 from packyard.packages.upload.metadata import info_from_metadata
@@ -105,6 +106,7 @@ def _lock_or_create_project(upload: Upload, user: User, authorize: Authorizer) -
             name=upload.metadata.name, normalized_name=upload.normalized_name
         )
         Role.objects.create(project=project, user=user, role_name=Role.OWNER)
+        pages.index_invalidate()
     return project
 
 
@@ -190,6 +192,7 @@ def _record(
             updated=timezone.now(), search_summary=release.summary
         )
         recorded(project, file)
+        pages.refresh(project.pk)
         # The bytes land before the rows commit; if the commit fails, they are removed again.
         received.upload.seek(0)
         _save_blob(path, received.upload, created)

@@ -1,0 +1,299 @@
+"""Public index pages, rendered once per change and kept in the database for every worker.
+
+A page is stored under a key naming its URL and format: `html /simple/foo/`, `json /simple/foo/`,
+`api /pypi/foo/json`, `html /simple/`, `json /simple/`. Reading one costs one primary-key lookup,
+whatever the size of the index.
+
+Freshness:
+- A project's pages are rendered by the transaction that changes the project (`refresh`),
+  after it has locked the project's row, so concurrent changes queue and the last one renders
+  what all of them wrote. A project whose pages are missing (new database, a failed render) gets
+  them on first read, through the same function.
+- The root pages list every project, so rendering them on each new project would be costly:
+  a change marks them stale (`index_invalidate`) and the next reader renders them again while
+  holding their row's lock, which the changing transaction also takes.
+
+With `PACKYARD_PAGES_DIR` set, every stored page is also written there after the commit, for a
+front proxy to serve (see docs/deployment.md); a stale or removed page is deleted from there.
+"""
+
+import fcntl
+import gzip
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from packyard.packages import jsonapi, simple
+from packyard.packages.models import Project, RenderedPage
+from packyard.packages.queries import project_listing
+
+INDEX_KEYS = ("html /simple/", "json /simple/")
+GZIP_ABOVE = 16 * 1024  # smaller pages gain little and cost a header
+
+
+@dataclass(frozen=True)
+class Page:
+    body: bytes
+    body_gzip: bytes | None
+    etag: str  # the body's digest; each representation adds its own suffix
+
+
+def project_keys(normalized_name: str) -> tuple[str, str, str]:
+    return (
+        f"html /simple/{normalized_name}/",
+        f"json /simple/{normalized_name}/",
+        f"api /pypi/{normalized_name}/json",
+    )
+
+
+_LOOKUP_SQL = (
+    'SELECT body, body_gzip, etag FROM packages_renderedpage WHERE "key" = %s AND NOT stale'
+)
+
+
+def lookup(key: str) -> Page | None:
+    """The fresh page stored under `key`, or None. One indexed read, no ORM on the hot path."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOOKUP_SQL, [key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    body, body_gzip, etag = row
+    return Page(bytes(body), bytes(body_gzip) if body_gzip is not None else None, etag)
+
+
+def _page_row(key: str, body: bytes) -> RenderedPage:
+    return RenderedPage(
+        key=key,
+        content_type="",
+        etag=hashlib.sha256(body).hexdigest()[:40],
+        body=body,
+        body_gzip=gzip.compress(body, 6, mtime=0) if len(body) > GZIP_ABOVE else None,
+        stale=False,
+    )
+
+
+def _store(rows: list[RenderedPage]) -> None:
+    RenderedPage.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["key"],
+        update_fields=["etag", "body", "body_gzip", "stale"],
+    )
+    _export_after_commit([row.key for row in rows])
+
+
+def refresh(project_id: uuid.UUID) -> None:
+    """Render the project's pages again (or remove them). Call inside the changing transaction."""
+    project = Project.objects.select_for_update().filter(pk=project_id).first()
+    if project is None or project.quarantined:
+        return
+    listing = project_listing(project)
+    html_key, json_key, api_key = project_keys(project.normalized_name)
+    rows = [
+        _page_row(html_key, simple.project_html(listing)),
+        _page_row(json_key, simple.project_json(listing)),
+    ]
+    latest = listing.latest
+    if latest is None:
+        _remove([api_key])
+    else:
+        rows.append(_page_row(api_key, jsonapi.release_json(listing, latest)))
+    _store(rows)
+
+
+def remove_project(normalized_name: str) -> None:
+    """Forget a project's pages: it is deleted or hidden. Call inside the changing transaction."""
+    _remove(list(project_keys(normalized_name)))
+
+
+def _remove(keys: list[str]) -> None:
+    RenderedPage.objects.filter(key__in=keys).delete()
+    _export_after_commit(keys)
+
+
+def project_page(normalized_name: str, key: str) -> Page | None:
+    """The page under `key` for this project, rendered now if it is missing; None: no project."""
+    page = lookup(key)
+    if page is not None:
+        return page
+    html_key = project_keys(normalized_name)[0]
+    if key != html_key and lookup(html_key) is not None:
+        return None  # rendered, and without this page: a project with no release has no JSON
+    project = Project.objects.filter(normalized_name=normalized_name, quarantined=False).first()
+    if project is None:
+        return None
+    with transaction.atomic():
+        refresh(project.pk)
+    return lookup(key)
+
+
+def index_invalidate() -> None:
+    """The list of projects changed: mark the root pages stale. Call inside that transaction."""
+    RenderedPage.objects.bulk_create(
+        [RenderedPage(key=key, etag="", body=b"", stale=True) for key in INDEX_KEYS],
+        update_conflicts=True,
+        unique_fields=["key"],
+        update_fields=["stale"],
+    )
+    _export_after_commit(list(INDEX_KEYS))
+
+
+def index_page(key: str) -> Page:
+    page = lookup(key)
+    if page is not None:
+        return page
+    with transaction.atomic():
+        RenderedPage.objects.bulk_create(
+            [RenderedPage(key=k, etag="", body=b"", stale=True) for k in INDEX_KEYS],
+            ignore_conflicts=True,
+        )
+        # Waits for a transaction that is adding or removing a project; what we read after
+        # this line includes its change.
+        locked = list(RenderedPage.objects.select_for_update().filter(key__in=INDEX_KEYS))
+        if any(row.stale for row in locked):
+            projects = list(
+                Project.objects.filter(quarantined=False)
+                .order_by("normalized_name")
+                .only("name", "normalized_name")
+            )
+            _store(
+                [
+                    _page_row("html /simple/", simple.index_html(projects)),
+                    _page_row("json /simple/", simple.index_json(projects)),
+                ]
+            )
+    page = lookup(key)
+    assert page is not None, "the root pages were stored in the transaction above"
+    return page
+
+
+# Answering with a page: the same answer from the WSGI fast path and from the views.
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+_REPRESENTATION_TAGS: dict[str, str] = {}
+
+
+def _etag(page: Page, content_type: str, gzipped: bool) -> str:
+    # One strong tag per representation: the same bytes under another type, or compressed,
+    # are a different representation to a cache.
+    tag = _REPRESENTATION_TAGS.get(content_type)
+    if tag is None:
+        tag = _REPRESENTATION_TAGS[content_type] = hashlib.sha256(
+            content_type.encode()
+        ).hexdigest()[:6]
+    return f'"{page.etag}-{tag}{"-gz" if gzipped else ""}"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    if if_none_match.strip() == "*":
+        return True
+    bare = etag.strip('"')
+    return any(
+        candidate.strip().removeprefix("W/").strip('"') == bare
+        for candidate in if_none_match.split(",")
+    )
+
+
+def reply(
+    page: Page,
+    *,
+    content_type: str,
+    vary_accept: bool,
+    head: bool,
+    if_none_match: str,
+    accept_encoding: str,
+) -> Reply:
+    gzipped = page.body_gzip is not None and "gzip" in accept_encoding
+    etag = _etag(page, content_type, gzipped)
+    vary = ["Accept"] if vary_accept else []
+    if page.body_gzip is not None:
+        vary.append("Accept-Encoding")
+    headers = [
+        ("ETag", etag),
+        ("Cache-Control", settings.PACKYARD_INDEX_CACHE_CONTROL),
+    ]
+    if vary:
+        headers.append(("Vary", ", ".join(vary)))
+    if if_none_match and _matches(if_none_match, etag):
+        return Reply(304, headers, b"")
+    body = page.body_gzip if gzipped and page.body_gzip is not None else page.body
+    headers.append(("Content-Type", content_type))
+    headers.append(("Content-Length", str(len(body))))
+    if gzipped:
+        headers.append(("Content-Encoding", "gzip"))
+    return Reply(200, headers, b"" if head else body)
+
+
+# Pages on disk, for a front proxy.
+
+
+def _disk_path(key: str) -> Path | None:
+    root = settings.PACKYARD_PAGES_DIR
+    if root is None:
+        return None
+    fmt, _, url = key.partition(" ")
+    relative = url.lstrip("/")
+    if fmt == "api":
+        return root / relative
+    return root / relative / ("index.json" if fmt == "json" else "index.html")
+
+
+def _export_after_commit(keys: list[str]) -> None:
+    if settings.PACKYARD_PAGES_DIR is not None:
+        transaction.on_commit(lambda: export(keys))
+
+
+@contextmanager
+def _key_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def export(keys: list[str]) -> None:
+    """Bring the files of these pages in line with the database, after a commit.
+
+    Writers of one directory take turns, and each reads the page after taking its turn: the
+    last writer always writes what the last commit stored, whatever order the commits ran in."""
+    for key in keys:
+        path = _disk_path(key)
+        if path is None:
+            return
+        with _key_lock(path):
+            page = lookup(key)
+            gz = path.with_name(path.name + ".gz")
+            if page is None:
+                for stale in (path, gz):
+                    stale.unlink(missing_ok=True)
+                continue
+            _write_atomically(path, page.body)
+            if page.body_gzip is not None:
+                _write_atomically(gz, page.body_gzip)
+            else:
+                gz.unlink(missing_ok=True)
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(content)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)

@@ -1,0 +1,266 @@
+"""Rendered index pages: kept fresh by every change, and answered before Django when stored."""
+
+import gzip
+import io
+import json
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import Client
+
+from packyard.fastpath import IndexFastPath
+from packyard.packages import pages, services
+from packyard.packages.models import File, Project, Release, RenderedPage
+from packyard.wsgi import django_application
+from tests.conftest import browser_for, upload_form
+from tests.packages.test_search_and_admin import post_admin
+from tests.test_admin import make_staff
+
+pytestmark = pytest.mark.django_db
+JSON_V1 = "application/vnd.pypi.simple.v1+json"
+# Headers that differ between any two answers, or that only Django's own stack adds.
+INCIDENTAL = {"date", "server"}
+
+
+@pytest.fixture
+def published(upload, alice_token):
+    for form in (
+        upload_form("Demo_Pkg", "1.0"),
+        upload_form("Demo_Pkg", "2.0"),
+        upload_form("other", "0.1"),
+    ):
+        assert upload(alice_token, form).status_code == 200
+
+
+class Fallthrough:
+    """Stands behind the fast path and records what reached Django."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        self.paths.append(environ["PATH_INFO"])
+        start_response("599 Fell Through", [])
+        return [b""]
+
+
+def fast_get(path: str, app: Any = None, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    environ = {
+        "REQUEST_METHOD": headers.pop("method", "GET"),
+        "PATH_INFO": path,
+        "QUERY_STRING": headers.pop("query", ""),
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": headers.pop("host", "testserver"),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": io.StringIO(),
+    }
+    environ.update({"HTTP_" + k.upper(): v for k, v in headers.items()})
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, header_list: list[tuple[str, str]]) -> None:
+        answer["status"] = int(status.split()[0])
+        answer["headers"] = {k.lower(): v for k, v in header_list}
+
+    body = b"".join(IndexFastPath(app or Fallthrough())(environ, start_response))
+    return answer["status"], answer["headers"], body
+
+
+@pytest.mark.parametrize(
+    ("path", "accept"),
+    [
+        ("/simple/demo-pkg/", ""),
+        ("/simple/demo-pkg/", JSON_V1),
+        ("/simple/demo-pkg/", "application/vnd.pypi.simple.v1+html"),
+        ("/simple/", "text/html"),
+        ("/simple/", JSON_V1),
+        ("/pypi/demo-pkg/json", ""),
+    ],
+)
+def test_fast_path_answers_exactly_as_django(client, published, path, accept):
+    through_django = client.get(path, HTTP_ACCEPT=accept)
+    assert through_django.status_code == 200
+    status, headers, body = fast_get(path, accept=accept)
+    assert status == 200, "the page Django just served is stored, so the fast path answers"
+    assert body == through_django.content
+    django_headers = {
+        k.lower(): v for k, v in through_django.headers.items() if k.lower() not in INCIDENTAL
+    }
+    assert headers == django_headers
+
+
+def test_upload_is_visible_at_once_on_both_paths(client, published, upload, alice_token):
+    _, _, before = fast_get("/simple/demo-pkg/")
+    assert b"demo_pkg-3.0-py3-none-any.whl" not in before
+    assert upload(alice_token, upload_form("Demo_Pkg", "3.0")).status_code == 200
+    status, _, after = fast_get("/simple/demo-pkg/")
+    assert status == 200
+    assert b"demo_pkg-3.0-py3-none-any.whl" in after
+    api = json.loads(fast_get("/pypi/demo-pkg/json")[2])
+    assert api["info"]["version"] == "3.0"
+
+
+def test_new_project_marks_the_root_stale_until_read(client, published, upload, alice_token):
+    assert b"brand-new" not in client.get("/simple/").content
+    assert upload(alice_token, upload_form("brand-new", "1.0")).status_code == 200
+    app = Fallthrough()
+    assert fast_get("/simple/", app)[0] == 599, "a stale root is not served"
+    assert b'href="/simple/brand-new/"' in client.get("/simple/").content
+    status, _, body = fast_get("/simple/")
+    assert status == 200
+    assert b'href="/simple/brand-new/"' in body
+
+
+def _owner_request(alice):
+    request = Client().get("/").wsgi_request
+    request.user = alice
+    return request
+
+
+def test_yank_and_unyank_change_the_pages(client, published, alice):
+    release = Release.objects.get(version="2.0")
+    services.release_yank(release=release, reason="bad", actor=alice, request=_owner_request(alice))
+    assert b'data-yanked="bad"' in fast_get("/simple/demo-pkg/")[2]
+    assert json.loads(fast_get("/pypi/demo-pkg/json")[2])["info"]["version"] == "1.0"
+    services.release_unyank(release=release, actor=alice, request=_owner_request(alice))
+    assert b"data-yanked" not in fast_get("/simple/demo-pkg/")[2]
+
+
+def test_deletions_change_the_pages(client, published, alice):
+    request = _owner_request(alice)
+    wheel = File.objects.get(filename="demo_pkg-2.0-py3-none-any.whl")
+    services.file_delete(file=wheel, actor=alice, request=request)
+    assert b"demo_pkg-2.0-py3" not in fast_get("/simple/demo-pkg/")[2]
+    for version in ("1.0", "2.0"):
+        release = Release.objects.get(version=version)
+        services.release_delete(release=release, actor=alice, request=request)
+    body = json.loads(fast_get("/simple/demo-pkg/", accept=JSON_V1)[2])
+    assert body["files"] == []
+    assert fast_get("/pypi/demo-pkg/json", Fallthrough())[0] == 599
+    assert client.get("/pypi/demo-pkg/json").status_code == 404
+    project = Project.objects.get(normalized_name="demo-pkg")
+    services.project_delete(project=project, actor=alice, request=request)
+    assert not RenderedPage.objects.filter(key__contains="demo-pkg").exists()
+    assert client.get("/simple/demo-pkg/").status_code == 404
+    assert b"demo-pkg" not in client.get("/simple/").content
+
+
+def test_quarantine_hides_the_pages(alice, published):
+    project = Project.objects.get(normalized_name="demo-pkg")
+    post_admin(
+        browser_for(make_staff(alice)),
+        "/admin/packages/project/",
+        {"action": "quarantine_projects", "_selected_action": [str(project.pk)]},
+    )
+    assert fast_get("/simple/demo-pkg/", Fallthrough())[0] == 599
+    assert Client().get("/simple/demo-pkg/").status_code == 404
+    assert b"demo-pkg" not in Client().get("/simple/").content
+
+
+def test_etag_revalidation_and_head(client, published):
+    status, headers, _ = fast_get("/simple/demo-pkg/")
+    assert headers["cache-control"] == "max-age=600, public"
+    etag = headers["etag"]
+    status, headers, body = fast_get("/simple/demo-pkg/", if_none_match=etag)
+    assert (status, body) == (304, b"")
+    assert headers["etag"] == etag
+    assert "content-type" not in headers
+    response = client.get("/simple/demo-pkg/", HTTP_IF_NONE_MATCH=f"W/{etag}")
+    assert response.status_code == 304
+    json_etag = fast_get("/simple/demo-pkg/", accept=JSON_V1)[1]["etag"]
+    assert json_etag != etag, "each representation has its own tag"
+    assert fast_get("/simple/demo-pkg/", accept=JSON_V1, if_none_match=etag)[0] == 200
+    status, headers, body = fast_get("/simple/demo-pkg/", method="HEAD")
+    assert (status, body) == (200, b"")
+    assert int(headers["content-length"]) == len(client.get("/simple/demo-pkg/").content)
+
+
+def test_a_change_changes_the_etag(client, published, upload, alice_token):
+    before = fast_get("/simple/demo-pkg/")[1]["etag"]
+    assert upload(alice_token, upload_form("Demo_Pkg", "3.0")).status_code == 200
+    status, headers, _ = fast_get("/simple/demo-pkg/", if_none_match=before)
+    assert status == 200
+    assert headers["etag"] != before
+
+
+@pytest.mark.parametrize(
+    ("path", "how"),
+    [
+        ("/simple/Demo_Pkg/", {}),  # Django redirects to the normalized name
+        ("/simple/demo-pkg/", {"query": "format=text/html"}),
+        ("/simple/demo-pkg/", {"method": "POST"}),
+        ("/simple/demo-pkg/", {"host": "evil.example"}),
+        ("/simple/demo-pkg/", {"accept": "image/png"}),  # Django says 406
+        ("/simple/no-such-project/", {}),
+        ("/simple/demo-pkg", {}),
+        ("/simple/demo-pkg/x/", {}),
+        ("/pypi/Demo_Pkg/json", {}),
+        ("/project/demo-pkg/", {}),
+    ],
+)
+def test_fast_path_leaves_the_rest_to_django(client, published, path, how):
+    client.get("/simple/demo-pkg/")
+    app = Fallthrough()
+    assert fast_get(path, app, **how)[0] == 599
+    assert app.paths == [path]
+
+
+def test_private_index_is_never_answered_by_the_fast_path(client, published, settings):
+    client.get("/simple/demo-pkg/")
+    settings.PACKYARD_PRIVATE = True
+    assert fast_get("/simple/demo-pkg/", Fallthrough())[0] == 599
+    status, _, _ = fast_get("/simple/demo-pkg/", django_application)
+    assert status == 401
+
+
+def test_large_root_is_compressed_for_clients_that_ask(client, published):
+    with transaction.atomic():
+        Project.objects.bulk_create(
+            Project(name=f"filler-{n:04}", normalized_name=f"filler-{n:04}") for n in range(800)
+        )
+        pages.index_invalidate()
+    plain = client.get("/simple/")
+    assert "Content-Encoding" not in plain
+    status, headers, body = fast_get("/simple/", accept_encoding="gzip, deflate")
+    assert status == 200
+    assert headers["content-encoding"] == "gzip"
+    assert headers["vary"] == "Accept, Accept-Encoding"
+    assert gzip.decompress(body) == plain.content
+    assert len(body) < len(plain.content) / 4
+    assert headers["etag"] != plain["ETag"]
+
+
+def test_missing_pages_are_rendered_on_first_read(client, published):
+    RenderedPage.objects.all().delete()
+    assert fast_get("/simple/demo-pkg/", Fallthrough())[0] == 599
+    assert b"demo_pkg-2.0" in client.get("/simple/demo-pkg/").content
+    assert fast_get("/simple/demo-pkg/")[0] == 200
+
+
+def test_pages_written_to_disk_follow_every_change(
+    client, published, settings, tmp_path, alice, upload, alice_token,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    settings.PACKYARD_PAGES_DIR = tmp_path / "pages"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(alice_token, upload_form("Demo_Pkg", "3.0")).status_code == 200
+    html = tmp_path / "pages/simple/demo-pkg/index.html"
+    assert html.read_bytes() == client.get("/simple/demo-pkg/").content
+    stored_json = (tmp_path / "pages/simple/demo-pkg/index.json").read_bytes()
+    assert stored_json == client.get("/simple/demo-pkg/", HTTP_ACCEPT=JSON_V1).content
+    api = json.loads((tmp_path / "pages/pypi/demo-pkg/json").read_bytes())
+    assert api["info"]["version"] == "3.0"
+    root = tmp_path / "pages/simple/index.html"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert upload(alice_token, upload_form("brand-new", "1.0")).status_code == 200
+    assert not root.exists(), "a stale root is removed, so the proxy asks Packyard"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert b"brand-new" in client.get("/simple/").content
+    assert b"brand-new" in root.read_bytes()
+    project = Project.objects.get(normalized_name="demo-pkg")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.project_delete(project=project, actor=alice, request=_owner_request(alice))
+    assert not html.exists()
+    assert not (tmp_path / "pages/pypi/demo-pkg/json").exists()
