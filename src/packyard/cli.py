@@ -25,7 +25,9 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _default_workers() -> int:
-    return max(2, min(2 * (os.cpu_count() or 1), 8))
+    # One process per core this process may run on (taskset and cgroup cpusets count); the
+    # threads in each carry slow uploads and downloads.
+    return max(1, min(len(os.sched_getaffinity(0)), 8))
 
 
 def _granian_argv(args: argparse.Namespace) -> list[str]:
@@ -49,9 +51,6 @@ def _granian_argv(args: argparse.Namespace) -> list[str]:
         "--no-ws",
         "--workers-kill-timeout",
         "30",
-        "--access-log",
-        "--access-log-fmt",
-        '%(addr)s "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).1fms',
         "packyard.wsgi:application",
     ]
 
@@ -208,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=_default_workers())
-    serve.add_argument("--threads", type=int, default=4)
+    serve.add_argument("--threads", type=int, default=8)
     serve.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
     serve.set_defaults(func=cmd_serve)
 

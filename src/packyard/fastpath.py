@@ -43,21 +43,17 @@ def security_headers(secure: bool) -> list[tuple[str, str]]:
     return headers
 
 
-def _is_secure(environ: dict[str, Any]) -> bool:
-    proxy_header = settings.SECURE_PROXY_SSL_HEADER
+def _is_secure(environ: dict[str, Any], proxy_header: tuple[str, str] | None) -> bool:
     if proxy_header:
         name, value = proxy_header
         return bool(environ.get(name, "").split(",")[0].strip() == value)
     return bool(environ.get("wsgi.url_scheme") == "https")
 
 
-def _host_allowed(environ: dict[str, Any]) -> bool:
-    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-    domain, _port = split_domain_port(host)
-    allowed = settings.ALLOWED_HOSTS
-    if settings.DEBUG and not allowed:
-        allowed = [".localhost", "127.0.0.1", "[::1]"]
-    return bool(domain) and validate_host(domain, allowed)
+def _allowed_hosts() -> list[str]:
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        return [".localhost", "127.0.0.1", "[::1]"]
+    return list(settings.ALLOWED_HOSTS)
 
 
 def _route(path: str, accept: str) -> tuple[str, str, bool] | None:
@@ -84,27 +80,42 @@ def _route(path: str, accept: str) -> tuple[str, str, bool] | None:
 class IndexFastPath:
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
+        # Read once: settings do not change while serving, and lazy settings cost a lookup.
+        self.enabled = not settings.PACKYARD_PRIVATE
+        self.proxy_ssl_header = settings.SECURE_PROXY_SSL_HEADER
+        self.ssl_redirect = settings.SECURE_SSL_REDIRECT
+        self.allowed_hosts = _allowed_hosts()
+        self.host_verdicts: dict[str, bool] = {}
+        self.headers_by_security = {secure: security_headers(secure) for secure in (False, True)}
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        answer = self._answer(environ)
+        answer = self._answer(environ) if self.enabled else None
         if answer is None:
             return self.app(environ, start_response)
         start_response(_STATUS_LINES[answer.status], answer.headers)
         return [answer.body]
 
+    def _host_allowed(self, environ: dict[str, Any]) -> bool:
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        verdict = self.host_verdicts.get(host)
+        if verdict is None:
+            domain, _port = split_domain_port(host)
+            verdict = bool(domain) and validate_host(domain, self.allowed_hosts)
+            if len(self.host_verdicts) < 64:  # a client cannot grow this with made-up names
+                self.host_verdicts[host] = verdict
+        return verdict
+
     def _answer(self, environ: dict[str, Any]) -> pages.Reply | None:
         method = environ["REQUEST_METHOD"]
         if method not in ("GET", "HEAD") or environ.get("QUERY_STRING"):
             return None
-        if settings.PACKYARD_PRIVATE:
-            return None
         route = _route(environ.get("PATH_INFO", ""), environ.get("HTTP_ACCEPT", ""))
-        if route is None or not _host_allowed(environ):
+        if route is None or not self._host_allowed(environ):
             return None
-        secure = _is_secure(environ)
-        if settings.SECURE_SSL_REDIRECT and not secure:
+        secure = _is_secure(environ, self.proxy_ssl_header)
+        if self.ssl_redirect and not secure:
             return None
         key, content_type, vary_accept = route
         try:
@@ -122,5 +133,5 @@ class IndexFastPath:
             if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
             accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""),
         )
-        answer.headers.extend(security_headers(secure))
+        answer.headers.extend(self.headers_by_security[secure])
         return answer

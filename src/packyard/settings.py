@@ -147,6 +147,8 @@ else:
             "NAME": DATA_DIR / "packyard.sqlite3",
             # Concurrent workers: WAL lets readers run beside a writer, IMMEDIATE takes the write
             # lock at BEGIN so two writers queue on the busy timeout instead of failing mid-way.
+            # Connections stay open between requests: the index's fast path reads through them.
+            "CONN_MAX_AGE": 600,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
