@@ -8,21 +8,40 @@ not rendered yet, query strings, other methods, unknown hosts, plain HTTP where 
 """
 
 import logging
+import os
+import re
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 from packaging.utils import canonicalize_name
 
+from packyard.fastdb import fetch_one
 from packyard.middleware import CONTENT_SECURITY_POLICY
-from packyard.packages import pages, simple
+from packyard.packages import files, pages, simple
 
 logger = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+FILE_PATH = re.compile(r"/files/(packages/[0-9a-f/]+/[^/]+)")
+_FILE_SQL = (
+    "SELECT f.filename, f.sha256_digest FROM packages_file f"
+    " JOIN packages_release r ON r.id = f.release_id"
+    " JOIN packages_project p ON p.id = r.project_id"
+    " WHERE f.path = %s AND NOT p.quarantined LIMIT 1"
+)
+_METADATA_SQL = (
+    "SELECT f.filename, f.metadata_sha256 FROM packages_file f"
+    " JOIN packages_release r ON r.id = f.release_id"
+    " JOIN packages_project p ON p.id = r.project_id"
+    " WHERE f.metadata_path = %s AND NOT p.quarantined LIMIT 1"
+)
+# Conditional and partial downloads are rarer; the views answer them.
+_DOWNLOAD_SPECIALS = ("HTTP_RANGE", "HTTP_IF_RANGE", "HTTP_IF_NONE_MATCH")
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
@@ -87,15 +106,80 @@ class IndexFastPath:
         self.allowed_hosts = _allowed_hosts()
         self.host_verdicts: dict[str, bool] = {}
         self.headers_by_security = {secure: security_headers(secure) for secure in (False, True)}
+        # Downloads set their own X-Content-Type-Options.
+        self.download_security_headers = {
+            secure: [h for h in headers if h[0] != "X-Content-Type-Options"]
+            for secure, headers in self.headers_by_security.items()
+        }
+        self.accel_redirect = settings.PACKYARD_FILES_ACCEL_REDIRECT
+        self.file_store = (
+            default_storage if isinstance(default_storage, FileSystemStorage) else None
+        )
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        answer = self._answer(environ) if self.enabled else None
+        if not self.enabled:
+            return self.app(environ, start_response)
+        if environ.get("PATH_INFO", "").startswith("/files/"):
+            download = self._download(environ, start_response)
+            return self.app(environ, start_response) if download is None else download
+        answer = self._answer(environ)
         if answer is None:
             return self.app(environ, start_response)
         start_response(_STATUS_LINES[answer.status], answer.headers)
         return [answer.body]
+
+    def _download(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes] | None:
+        method = environ["REQUEST_METHOD"]
+        if self.file_store is None or method not in ("GET", "HEAD"):
+            return None
+        if environ.get("QUERY_STRING") or any(key in environ for key in _DOWNLOAD_SPECIALS):
+            return None
+        match = FILE_PATH.fullmatch(environ["PATH_INFO"])
+        if match is None or not self._host_allowed(environ):
+            return None
+        secure = _is_secure(environ, self.proxy_ssl_header)
+        if self.ssl_redirect and not secure:
+            return None
+        path = match.group(1)
+        is_metadata = path.endswith(".metadata")
+        try:
+            row = fetch_one(_METADATA_SQL if is_metadata else _FILE_SQL, (path,))
+        except DatabaseError:
+            logger.exception("looking up a download failed; answering through Django")
+            return None
+        if row is None:
+            return None
+        filename, sha256 = row
+        headers = files.download_headers(
+            filename=filename + ".metadata" if is_metadata else filename, etag=f'"{sha256}"'
+        )
+        if self.accel_redirect:
+            # The front proxy sends the bytes (and answers HEAD and Range itself).
+            headers += [
+                ("Content-Type", files.OCTET_STREAM),
+                ("Content-Length", "0"),
+                ("X-Accel-Redirect", self.accel_redirect + path),
+                *self.download_security_headers[secure],
+            ]
+            start_response("200 OK", headers)
+            return [b""]
+        try:
+            handle = open(self.file_store.path(path), "rb")  # noqa: SIM115 - the server closes it
+        except OSError:
+            return None  # Django answers, and logs what is wrong with the store
+        size = os.fstat(handle.fileno()).st_size
+        headers += [("Content-Type", files.OCTET_STREAM), ("Content-Length", str(size))]
+        headers += self.download_security_headers[secure]
+        start_response("200 OK", headers)
+        if method == "HEAD":
+            handle.close()
+            return [b""]
+        wrapper = environ.get("wsgi.file_wrapper")
+        return wrapper(handle, files.CHUNK) if wrapper else files.FileChunks(handle)
 
     def _host_allowed(self, environ: dict[str, Any]) -> bool:
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")

@@ -229,10 +229,6 @@ PACKYARD_INDEX_CACHE_CONTROL = (
 # A directory where the public index pages are also written, for a front proxy to serve.
 _pages_dir = env_str("PACKYARD_PAGES_DIR")
 PACKYARD_PAGES_DIR = Path(_pages_dir) if _pages_dir else None
-if PACKYARD_PAGES_DIR is not None and PACKYARD_PRIVATE:
-    raise ImproperlyConfigured(
-        "PACKYARD_PAGES_DIR writes public pages: a private index (PACKYARD_PRIVATE) cannot use it."
-    )
 # With a front proxy that serves the file store itself: the URL prefix of its internal
 # location, answered with X-Accel-Redirect instead of the bytes.
 PACKYARD_FILES_ACCEL_REDIRECT = env_str("PACKYARD_FILES_ACCEL_REDIRECT")

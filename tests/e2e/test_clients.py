@@ -247,9 +247,13 @@ def app_with_dependency(tools: Tools, server: Server, tmp_path_factory) -> None:
         run([tools.python, "-m", "build", "--wheel", "--outdir", dist, root])
     twine_upload(tools, server, sorted(dist.iterdir()))
     server.shell(
-        "from packyard.packages.models import Release; "
-        "Release.objects.filter(project__normalized_name='e2e-lib', version='2.0')"
-        ".update(yanked=True, yanked_reason='broken')"
+        "from django.db import transaction\n"
+        "from packyard.packages import pages\n"
+        "from packyard.packages.models import Release\n"
+        "release = Release.objects.get(project__normalized_name='e2e-lib', version='2.0')\n"
+        "with transaction.atomic():\n"
+        "    Release.objects.filter(pk=release.pk).update(yanked=True, yanked_reason='broken')\n"
+        "    pages.refresh(release.project_id)\n"
     )
 
 

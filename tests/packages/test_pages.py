@@ -64,7 +64,12 @@ def fast_get(path: str, app: Any = None, **headers: str) -> tuple[int, dict[str,
         answer["status"] = int(status.split()[0])
         answer["headers"] = {k.lower(): v for k, v in header_list}
 
-    body = b"".join(IndexFastPath(app or Fallthrough())(environ, start_response))
+    iterable = IndexFastPath(app or Fallthrough())(environ, start_response)
+    try:
+        body = b"".join(iterable)
+    finally:
+        if hasattr(iterable, "close"):
+            iterable.close()  # as a WSGI server must
     return answer["status"], answer["headers"], body
 
 
@@ -264,3 +269,67 @@ def test_pages_written_to_disk_follow_every_change(
         services.project_delete(project=project, actor=alice, request=_owner_request(alice))
     assert not html.exists()
     assert not (tmp_path / "pages/pypi/demo-pkg/json").exists()
+
+
+@pytest.mark.parametrize("metadata", [False, True])
+def test_fast_downloads_answer_exactly_as_django(client, published, metadata):
+    stored = File.objects.get(filename="demo_pkg-2.0-py3-none-any.whl")
+    path = f"/files/{stored.metadata_path if metadata else stored.path}"
+    through_django = client.get(path)
+    assert through_django.status_code == 200
+    status, headers, body = fast_get(path)
+    assert status == 200
+    assert body == b"".join(through_django.streaming_content)
+    through_django.close()
+    django_headers = {
+        k.lower(): v for k, v in through_django.headers.items() if k.lower() not in INCIDENTAL
+    }
+    assert headers == django_headers
+    status, headers, body = fast_get(path, method="HEAD")
+    assert (status, body) == (200, b"")
+    assert headers["content-length"] == django_headers["content-length"]
+
+
+@pytest.mark.parametrize(
+    "how", [{"range": "bytes=0-9"}, {"if_none_match": '"x"'}, {"method": "POST"}, {"query": "a=b"}]
+)
+def test_special_downloads_are_left_to_django(client, published, how):
+    stored = File.objects.get(filename="demo_pkg-2.0-py3-none-any.whl")
+    app = Fallthrough()
+    assert fast_get(f"/files/{stored.path}", app, **how)[0] == 599
+
+
+def test_quarantined_or_unknown_files_are_left_to_django(client, published):
+    stored = File.objects.get(filename="demo_pkg-2.0-py3-none-any.whl")
+    Project.objects.filter(normalized_name="demo-pkg").update(quarantined=True)
+    assert fast_get(f"/files/{stored.path}", Fallthrough())[0] == 599
+    assert client.get(f"/files/{stored.path}").status_code == 404
+    assert fast_get(f"/files/{stored.path[:-3]}zip", Fallthrough())[0] == 599
+
+
+def test_downloads_handed_to_the_front_proxy(client, published, settings):
+    settings.PACKYARD_FILES_ACCEL_REDIRECT = "/_stored/"
+    stored = File.objects.get(filename="demo_pkg-2.0-py3-none-any.whl")
+    for path in (stored.path, stored.metadata_path):
+        through_django = client.get(f"/files/{path}")
+        assert through_django["X-Accel-Redirect"] == f"/_stored/{path}"
+        assert through_django.content == b""
+        status, headers, body = fast_get(f"/files/{path}")
+        assert (status, body) == (200, b"")
+        django_headers = {
+            k.lower(): v for k, v in through_django.headers.items() if k.lower() not in INCIDENTAL
+        }
+        assert headers == django_headers
+
+
+def test_read_check_for_a_front_proxy(client, settings, alice_token):
+    assert client.get("/_/auth/read").status_code == 204
+    settings.PACKYARD_PRIVATE = True
+    refused = client.get("/_/auth/read")
+    assert refused.status_code == 401
+    assert refused["WWW-Authenticate"].startswith("Basic")
+    allowed = client.get("/_/auth/read", HTTP_AUTHORIZATION=f"Bearer {alice_token}")
+    assert allowed.status_code == 204
+    assert "no-cache" in allowed["Cache-Control"]
+    forged = client.get("/_/auth/read", HTTP_AUTHORIZATION=f"Bearer {alice_token[:-4]}AAAA")
+    assert forged.status_code == 401

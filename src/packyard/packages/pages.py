@@ -21,7 +21,6 @@ import fcntl
 import gzip
 import hashlib
 import os
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
+from django.db import transaction
 
+from packyard.fastdb import fetch_one
 from packyard.packages import jsonapi, simple
 from packyard.packages.models import Project, RenderedPage
 from packyard.packages.queries import project_listing
@@ -57,34 +57,15 @@ def project_keys(normalized_name: str) -> tuple[str, str, str]:
 _LOOKUP_SQL = (
     'SELECT body, body_gzip, etag FROM packages_renderedpage WHERE "key" = %s AND NOT stale'
 )
-_thread = threading.local()
 
 
 def lookup(key: str) -> Page | None:
-    """The fresh page stored under `key`, or None: one primary-key read.
-
-    Outside a transaction this goes straight to the driver's connection: Django's cursor
-    wrappers cost more than the query itself on the fast path."""
-    database = getattr(_thread, "database", None)
-    if database is None:
-        database = _thread.database = connections[DEFAULT_DB_ALIAS]
-    if database.connection is None or database.in_atomic_block:
-        with database.cursor() as cursor:
-            cursor.execute(_LOOKUP_SQL, [key])
-            row = cursor.fetchone()
-    else:
-        try:
-            row = database.connection.execute(_DRIVER_SQL[database.vendor], (key,)).fetchone()
-        except database.Database.Error as error:  # type: ignore[union-attr]
-            database.close()  # a broken connection is opened again on the next read
-            raise DatabaseError(str(error)) from error
+    """The fresh page stored under `key`, or None: one primary-key read."""
+    row = fetch_one(_LOOKUP_SQL, (key,))
     if row is None:
         return None
     body, body_gzip, etag = row
     return Page(bytes(body), bytes(body_gzip) if body_gzip is not None else None, etag)
-
-
-_DRIVER_SQL = {"sqlite": _LOOKUP_SQL.replace("%s", "?"), "postgresql": _LOOKUP_SQL}
 
 
 def _page_row(key: str, body: bytes) -> RenderedPage:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("legacy/", upload_views.upload, name="upload"),
     path("legacy", upload_views.upload),
     path("search/", views.search, name="search"),
+    path("_/auth/read", views.read_check, name="read-check"),
     path("user/<str:username>/", views.user_page, name="user"),
     path("simple/", views.simple_index, name="simple-index"),
     path("simple/<str:name>/", views.simple_project, name="simple-project"),

@@ -8,13 +8,14 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
-from packyard.http import plain_error
+from packyard.http import plain_error, unauthorized
 from packyard.packages import jsonapi, pages, simple
-from packyard.packages.access import read_access
+from packyard.packages.access import may_read, read_access
 from packyard.packages.files import serve_stored
 from packyard.packages.models import File, Project, Release
 from packyard.packages.queries import ProjectListing, project_listing
@@ -77,6 +78,16 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
     if page is None:
         raise Http404("No such project")
     return _page_response(request, page, content_type=content_type, vary_accept=True)
+
+
+@never_cache
+@require_safe
+def read_check(request: HttpRequest) -> HttpResponse:
+    """For a front proxy's auth_request: 204 if this request's credentials may read the index,
+    else the 401 a reader would get."""
+    if not may_read(request):
+        return unauthorized("This index is private: use __token__ and an API token as credentials.")
+    return HttpResponse(status=204)
 
 
 @require_safe
