@@ -59,6 +59,7 @@ class PackyardOnOtherServer(bench.Packyard):
         bench.subprocess.run(
             [f"{self.venv}/bin/packyard", "manage", "migrate", "-v0"], check=True, env=self.env()
         )
+        os.makedirs(os.path.join(self.run, "data", "files"), exist_ok=True)  # as `serve` does
 
     def extra_env(self):
         return super().extra_env() | {"DJANGO_SETTINGS_MODULE": "packyard.settings"}

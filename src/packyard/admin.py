@@ -18,6 +18,7 @@ from packyard.accounts.sessions import sessions_revoke
 from packyard.packages import pages
 from packyard.packages.events import project_event_record
 from packyard.packages.models import Project, ProjectEvent
+from packyard.packages.services import project_delete
 from packyard.twofactor.services import second_factors_reset, user_has_two_factor
 
 
@@ -140,6 +141,16 @@ class ProjectAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    # Deleting from here does what an Owner's deletion does: the stored files and the index
+    # pages go too, and the deleting admin's history records it.
+    def delete_model(self, request: HttpRequest, obj: Project) -> None:
+        assert isinstance(request.user, User)
+        project_delete(project=obj, actor=request.user, request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        for project in queryset:
+            self.delete_model(request, project)
 
 
 class ProjectEventAdmin(admin.ModelAdmin):

@@ -38,7 +38,10 @@ def _uwsgi_argv(args: argparse.Namespace) -> list[str]:
         sys.executable,
         "-c",
         "import sys, pyuwsgi; sys.argv[0] = 'uwsgi'; sys.exit(pyuwsgi.run())",
-        "--http11-socket",
+        # One request per connection: uWSGI's keep-alive holds a thread for each idle client
+        # connection (eight idle connections stopped a worker, measured); a front proxy keeps
+        # clients' connections alive instead.
+        "--http-socket",
         f"{args.host}:{args.port}",
         "--module",
         "packyard.wsgi:application",
@@ -59,8 +62,9 @@ def _uwsgi_argv(args: argparse.Namespace) -> list[str]:
         # Room for long cookies and Authorization headers carrying API tokens.
         "--buffer-size",
         "32768",
+        # A client that stops sending holds a thread this long (per read, not per upload).
         "--socket-timeout",
-        "120",
+        "30",
         "--log-format",
         '%(addr) "%(method) %(uri) %(proto)" %(status) %(size) %(msecs)ms "%(uagent)"',
         "--ignore-sigpipe",

@@ -40,6 +40,7 @@ _METADATA_SQL = (
     " JOIN packages_project p ON p.id = r.project_id"
     " WHERE f.metadata_path = %s AND NOT p.quarantined LIMIT 1"
 )
+SMALL_FILE = 256 * 1024
 # Conditional and partial downloads are rarer; the views answer them.
 _DOWNLOAD_SPECIALS = ("HTTP_RANGE", "HTTP_IF_RANGE", "HTTP_IF_NONE_MATCH")
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
@@ -178,6 +179,11 @@ class IndexFastPath:
         if method == "HEAD":
             handle.close()
             return [b""]
+        if size <= SMALL_FILE:
+            # One write with the headers: a separate sendfile() for a few KiB waits on the
+            # client's delayed ACK (about 40 ms a download, measured).
+            with handle:
+                return [handle.read()]
         wrapper = environ.get("wsgi.file_wrapper")
         return wrapper(handle, files.CHUNK) if wrapper else files.FileChunks(handle)
 

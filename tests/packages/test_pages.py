@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 
@@ -333,3 +334,29 @@ def test_read_check_for_a_front_proxy(client, settings, alice_token):
     assert "no-cache" in allowed["Cache-Control"]
     forged = client.get("/_/auth/read", HTTP_AUTHORIZATION=f"Bearer {alice_token[:-4]}AAAA")
     assert forged.status_code == 401
+
+
+def test_render_pages_command_renders_everything(client, published, settings, tmp_path):
+    settings.PACKYARD_PAGES_DIR = tmp_path / "pages"
+    RenderedPage.objects.all().delete()
+    out = io.StringIO()
+    call_command("render_pages", stdout=out)
+    assert "Rendered the pages of 2 project(s)" in out.getvalue()
+    assert fast_get("/simple/demo-pkg/")[0] == 200
+    assert fast_get("/simple/")[0] == 200
+    call_command("render_pages", "--missing", stdout=out)
+    assert "Rendered the pages of 0 project(s)" in out.getvalue()
+
+
+def test_deleting_in_the_admin_is_a_full_deletion(alice, published):
+    project = Project.objects.get(normalized_name="demo-pkg")
+    assert fast_get("/simple/demo-pkg/")[0] == 200
+    post_admin(
+        browser_for(make_staff(alice)),
+        "/admin/packages/project/",
+        {"action": "delete_selected", "_selected_action": [str(project.pk)], "post": "yes"},
+    )
+    assert not Project.objects.filter(normalized_name="demo-pkg").exists()
+    assert fast_get("/simple/demo-pkg/", Fallthrough())[0] == 599
+    assert b"demo-pkg" not in Client().get("/simple/").content
+    assert alice.events.filter(tag="account:project:deleted").exists()
