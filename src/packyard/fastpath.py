@@ -209,7 +209,7 @@ class IndexFastPath:
             return None
         key, content_type, vary_accept = route
         try:
-            page = pages.lookup(key)
+            page = pages.lookup(key, gzip="gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""))
         except DatabaseError:
             logger.exception("reading a rendered page failed; answering through Django")
             return None
@@ -221,7 +221,6 @@ class IndexFastPath:
             vary_accept=vary_accept,
             head=method == "HEAD",
             if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
-            accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""),
         )
         answer.headers.extend(self.headers_by_security[secure])
         return answer

@@ -41,9 +41,10 @@ GZIP_ABOVE = 16 * 1024  # smaller pages gain little and cost a header
 
 @dataclass(frozen=True)
 class Page:
-    body: bytes
-    body_gzip: bytes | None
-    etag: str  # the body's digest; each representation adds its own suffix
+    body: bytes  # gzip-compressed when `compressed`
+    compressed: bool
+    has_gzip: bool  # a compressed copy is stored, for clients that accept it
+    etag: str  # the uncompressed body's digest; each representation adds its own suffix
 
 
 def project_keys(normalized_name: str) -> tuple[str, str, str]:
@@ -54,18 +55,20 @@ def project_keys(normalized_name: str) -> tuple[str, str, str]:
     )
 
 
+# Only the variant the client takes leaves the database: the root of a large index is megabytes.
 _LOOKUP_SQL = (
-    'SELECT body, body_gzip, etag FROM packages_renderedpage WHERE "key" = %s AND NOT stale'
+    "SELECT CASE WHEN %s AND body_gzip IS NOT NULL THEN body_gzip ELSE body END,"
+    ' body_gzip IS NOT NULL, etag FROM packages_renderedpage WHERE "key" = %s AND NOT stale'
 )
 
 
-def lookup(key: str) -> Page | None:
-    """The fresh page stored under `key`, or None: one primary-key read."""
-    row = fetch_one(_LOOKUP_SQL, (key,))
+def lookup(key: str, *, gzip: bool = False) -> Page | None:
+    """The fresh page stored under `key` (compressed if asked and stored so), or None."""
+    row = fetch_one(_LOOKUP_SQL, (gzip, key))
     if row is None:
         return None
-    body, body_gzip, etag = row
-    return Page(bytes(body), bytes(body_gzip) if body_gzip is not None else None, etag)
+    body, has_gzip, etag = row
+    return Page(bytes(body), gzip and bool(has_gzip), bool(has_gzip), etag)
 
 
 def _page_row(key: str, body: bytes) -> RenderedPage:
@@ -118,9 +121,9 @@ def _remove(keys: list[str]) -> None:
     _export_after_commit(keys)
 
 
-def project_page(normalized_name: str, key: str) -> Page | None:
+def project_page(normalized_name: str, key: str, *, gzip: bool = False) -> Page | None:
     """The page under `key` for this project, rendered now if it is missing; None: no project."""
-    page = lookup(key)
+    page = lookup(key, gzip=gzip)
     if page is not None:
         return page
     html_key = project_keys(normalized_name)[0]
@@ -131,7 +134,7 @@ def project_page(normalized_name: str, key: str) -> Page | None:
         return None
     with transaction.atomic():
         refresh(project.pk)
-    return lookup(key)
+    return lookup(key, gzip=gzip)
 
 
 def index_invalidate() -> None:
@@ -145,8 +148,8 @@ def index_invalidate() -> None:
     _export_after_commit(list(INDEX_KEYS))
 
 
-def index_page(key: str) -> Page:
-    page = lookup(key)
+def index_page(key: str, *, gzip: bool = False) -> Page:
+    page = lookup(key, gzip=gzip)
     if page is not None:
         return page
     with transaction.atomic():
@@ -169,7 +172,7 @@ def index_page(key: str) -> Page:
                     _page_row("json /simple/", simple.index_json(projects)),
                 ]
             )
-    page = lookup(key)
+    page = lookup(key, gzip=gzip)
     assert page is not None, "the root pages were stored in the transaction above"
     return page
 
@@ -215,12 +218,11 @@ def reply(
     vary_accept: bool,
     head: bool,
     if_none_match: str,
-    accept_encoding: str,
 ) -> Reply:
-    gzipped = page.body_gzip is not None and "gzip" in accept_encoding
+    gzipped = page.compressed
     etag = _etag(page, content_type, gzipped)
     vary = ["Accept"] if vary_accept else []
-    if page.body_gzip is not None:
+    if page.has_gzip:
         vary.append("Accept-Encoding")
     headers = [
         ("ETag", etag),
@@ -230,7 +232,7 @@ def reply(
         headers.append(("Vary", ", ".join(vary)))
     if if_none_match and _matches(if_none_match, etag):
         return Reply(304, headers, b"")
-    body = page.body_gzip if gzipped and page.body_gzip is not None else page.body
+    body = page.body
     headers.append(("Content-Type", content_type))
     headers.append(("Content-Length", str(len(body))))
     if gzipped:
@@ -279,14 +281,15 @@ def export(keys: list[str]) -> None:
             return
         with _key_lock(path):
             page = lookup(key)
+            compressed = lookup(key, gzip=True) if page is not None and page.has_gzip else None
             gz = path.with_name(path.name + ".gz")
             if page is None:
                 for stale in (path, gz):
                     stale.unlink(missing_ok=True)
                 continue
             _write_atomically(path, page.body)
-            if page.body_gzip is not None:
-                _write_atomically(gz, page.body_gzip)
+            if compressed is not None:
+                _write_atomically(gz, compressed.body)
             else:
                 gz.unlink(missing_ok=True)
 

@@ -34,7 +34,6 @@ def _page_response(request: HttpRequest, page: pages.Page, **how: Any) -> HttpRe
         page,
         head=request.method == "HEAD",
         if_none_match=request.headers.get("If-None-Match", ""),
-        accept_encoding=request.headers.get("Accept-Encoding", ""),
         **how,
     )
     response = HttpResponse(answer.body, status=answer.status)
@@ -42,6 +41,10 @@ def _page_response(request: HttpRequest, page: pages.Page, **how: Any) -> HttpRe
     for header, value in answer.headers:
         response[header] = value
     return response
+
+
+def _accepts_gzip(request: HttpRequest) -> bool:
+    return "gzip" in request.headers.get("Accept-Encoding", "")
 
 
 def _simple_key(content_type: str, url: str) -> tuple[str, str]:
@@ -57,7 +60,7 @@ def simple_index(request: HttpRequest) -> HttpResponse:
     if negotiated is None:
         return _not_acceptable()
     key, content_type = _simple_key(negotiated, "/simple/")
-    page = pages.index_page(key)
+    page = pages.index_page(key, gzip=_accepts_gzip(request))
     return _page_response(request, page, content_type=content_type, vary_accept=True)
 
 
@@ -74,7 +77,7 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
     if negotiated is None:
         return _not_acceptable()
     key, content_type = _simple_key(negotiated, f"/simple/{normalized}/")
-    page = pages.project_page(normalized, key)
+    page = pages.project_page(normalized, key, gzip=_accepts_gzip(request))
     if page is None:
         raise Http404("No such project")
     return _page_response(request, page, content_type=content_type, vary_accept=True)
@@ -125,7 +128,8 @@ def _listing_or_404(name: str) -> ProjectListing:
 @read_access
 def json_project(request: HttpRequest, name: str) -> HttpResponse:
     normalized = canonicalize_name(name)
-    page = pages.project_page(normalized, pages.project_keys(normalized)[2])
+    api_key = pages.project_keys(normalized)[2]
+    page = pages.project_page(normalized, api_key, gzip=_accepts_gzip(request))
     if page is None:
         raise Http404("No such project, or it has no releases")
     return _page_response(request, page, content_type="application/json", vary_accept=False)

@@ -25,7 +25,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         projects = Project.objects.filter(quarantined=False).order_by("normalized_name")
         rendered = 0
-        for project_id, normalized_name in projects.values_list("pk", "normalized_name").iterator():
+        # A list, not a cursor left open: on SQLite an open read would keep the write-ahead log
+        # from being folded back while every project is written.
+        for project_id, normalized_name in list(projects.values_list("pk", "normalized_name")):
             html_key = pages.project_keys(normalized_name)[0]
             if options["missing"] and RenderedPage.objects.filter(key=html_key).exists():
                 continue
