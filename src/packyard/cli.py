@@ -43,6 +43,9 @@ def _uwsgi_argv(args: argparse.Namespace) -> list[str]:
         # clients' connections alive instead.
         "--http-socket",
         f"{args.host}:{args.port}",
+        # Said, so a client does not send its next request (an upload) down a closed connection.
+        "--add-header",
+        "Connection: close",
         "--module",
         "packyard.wsgi:application",
         "--master",
