@@ -62,13 +62,13 @@ _LOOKUP_SQL = (
 )
 
 
-def lookup(key: str, *, gzip: bool = False) -> Page | None:
+def lookup(key: str, *, gzipped: bool = False) -> Page | None:
     """The fresh page stored under `key` (compressed if asked and stored so), or None."""
-    row = fetch_one(_LOOKUP_SQL, (gzip, key))
+    row = fetch_one(_LOOKUP_SQL, (gzipped, key))
     if row is None:
         return None
     body, has_gzip, etag = row
-    return Page(bytes(body), gzip and bool(has_gzip), bool(has_gzip), etag)
+    return Page(bytes(body), gzipped and bool(has_gzip), bool(has_gzip), etag)
 
 
 def _page_row(key: str, body: bytes) -> RenderedPage:
@@ -121,9 +121,9 @@ def _remove(keys: list[str]) -> None:
     _export_after_commit(keys)
 
 
-def project_page(normalized_name: str, key: str, *, gzip: bool = False) -> Page | None:
+def project_page(normalized_name: str, key: str, *, gzipped: bool = False) -> Page | None:
     """The page under `key` for this project, rendered now if it is missing; None: no project."""
-    page = lookup(key, gzip=gzip)
+    page = lookup(key, gzipped=gzipped)
     if page is not None:
         return page
     html_key = project_keys(normalized_name)[0]
@@ -134,7 +134,7 @@ def project_page(normalized_name: str, key: str, *, gzip: bool = False) -> Page 
         return None
     with transaction.atomic():
         refresh(project.pk)
-    return lookup(key, gzip=gzip)
+    return lookup(key, gzipped=gzipped)
 
 
 def index_invalidate() -> None:
@@ -148,8 +148,8 @@ def index_invalidate() -> None:
     _export_after_commit(list(INDEX_KEYS))
 
 
-def index_page(key: str, *, gzip: bool = False) -> Page:
-    page = lookup(key, gzip=gzip)
+def index_page(key: str, *, gzipped: bool = False) -> Page:
+    page = lookup(key, gzipped=gzipped)
     if page is not None:
         return page
     with transaction.atomic():
@@ -172,7 +172,7 @@ def index_page(key: str, *, gzip: bool = False) -> Page:
                     _page_row("json /simple/", simple.index_json(projects)),
                 ]
             )
-    page = lookup(key, gzip=gzip)
+    page = lookup(key, gzipped=gzipped)
     assert page is not None, "the root pages were stored in the transaction above"
     return page
 
@@ -281,7 +281,7 @@ def export(keys: list[str]) -> None:
             return
         with _key_lock(path):
             page = lookup(key)
-            compressed = lookup(key, gzip=True) if page is not None and page.has_gzip else None
+            compressed = lookup(key, gzipped=True) if page is not None and page.has_gzip else None
             gz = path.with_name(path.name + ".gz")
             if page is None:
                 for stale in (path, gz):

@@ -60,7 +60,7 @@ def simple_index(request: HttpRequest) -> HttpResponse:
     if negotiated is None:
         return _not_acceptable()
     key, content_type = _simple_key(negotiated, "/simple/")
-    page = pages.index_page(key, gzip=_accepts_gzip(request))
+    page = pages.index_page(key, gzipped=_accepts_gzip(request))
     return _page_response(request, page, content_type=content_type, vary_accept=True)
 
 
@@ -77,7 +77,7 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
     if negotiated is None:
         return _not_acceptable()
     key, content_type = _simple_key(negotiated, f"/simple/{normalized}/")
-    page = pages.project_page(normalized, key, gzip=_accepts_gzip(request))
+    page = pages.project_page(normalized, key, gzipped=_accepts_gzip(request))
     if page is None:
         raise Http404("No such project")
     return _page_response(request, page, content_type=content_type, vary_accept=True)
@@ -129,7 +129,7 @@ def _listing_or_404(name: str) -> ProjectListing:
 def json_project(request: HttpRequest, name: str) -> HttpResponse:
     normalized = canonicalize_name(name)
     api_key = pages.project_keys(normalized)[2]
-    page = pages.project_page(normalized, api_key, gzip=_accepts_gzip(request))
+    page = pages.project_page(normalized, api_key, gzipped=_accepts_gzip(request))
     if page is None:
         raise Http404("No such project, or it has no releases")
     return _page_response(request, page, content_type="application/json", vary_accept=False)
