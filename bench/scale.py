@@ -61,7 +61,7 @@ def generate(projects: int, releases: int) -> dict[str, float]:
     from django.db import connection, transaction
 
     from packyard.accounts.models import User
-    from packyard.packages.models import File, Project, Release, Role
+    from packyard.packages.models import File, Project, Release, Role, UsedFilename
 
     timings = {}
     started = time.perf_counter()
@@ -119,6 +119,10 @@ def generate(projects: int, releases: int) -> dict[str, float]:
                         )
                     )
             File.objects.bulk_create(files, batch_size=5000)
+            # As uploads do: every stored file's name is a used filename.
+            UsedFilename.objects.bulk_create(
+                (UsedFilename(filename=file.filename) for file in files), batch_size=5000
+            )
     timings["rows_s"] = time.perf_counter() - started
     if connection.vendor == "postgresql":
         # What autovacuum does a while after a bulk load; without statistics the planner scans

@@ -95,7 +95,14 @@ def _store(rows: list[RenderedPage]) -> None:
 def refresh(project_id: uuid.UUID) -> None:
     """Render the project's pages again (or remove them). Call inside the changing transaction."""
     project = Project.objects.select_for_update().filter(pk=project_id).first()
-    if project is None or project.quarantined:
+    if project is not None:
+        refresh_locked(project)
+
+
+def refresh_locked(project: Project) -> None:
+    """`refresh` for a caller that already holds the project's row lock in this transaction
+    (the upload): saves reading the row again."""
+    if project.quarantined:
         return
     listing = project_listing(project)
     html_key, json_key, api_key = project_keys(project.normalized_name)

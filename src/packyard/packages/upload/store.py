@@ -48,24 +48,23 @@ def storage_path(blake2_256: str, filename: str) -> str:
 
 def file_already_exists(filename: str, sha256: str) -> bool:
     """True for a byte-identical re-upload (answered 200); refuses a different file of that name."""
-    existing = (
-        File.objects.filter(filename=filename)
-        .values_list("sha256_digest", "blake2_256_digest")
-        .first()
-    )
-    if existing is not None:
-        if hmac.compare_digest(existing[0], sha256):
+    # Every stored file's name is also a used filename, so a new name costs one lookup.
+    if not UsedFilename.objects.filter(filename=filename).exists():
+        return False
+    existing = File.objects.filter(filename=filename).values_list(
+        "sha256_digest", "blake2_256_digest"
+    )[:1]
+    for sha256_stored, blake2_256_stored in existing:
+        if hmac.compare_digest(sha256_stored, sha256):
             return True
         raise UploadRefused(
-            f"File already exists ({filename!r}, with blake2_256 hash {existing[1]!r}). "
+            f"File already exists ({filename!r}, with blake2_256 hash {blake2_256_stored!r}). "
             "A filename can be used once only: upload a new version instead."
         )
-    if UsedFilename.objects.filter(filename=filename).exists():
-        raise UploadRefused(
-            "This filename was previously used by a file that has since been deleted. "
-            "Use a different version."
-        )
-    return False
+    raise UploadRefused(
+        "This filename was previously used by a file that has since been deleted. "
+        "Use a different version."
+    )
 
 
 def render_description(metadata: Metadata) -> str:
@@ -192,7 +191,7 @@ def _record(
             updated=timezone.now(), search_summary=release.summary
         )
         recorded(project, file)
-        pages.refresh(project.pk)
+        pages.refresh_locked(project)
         # The bytes land before the rows commit; if the commit fails, they are removed again.
         received.upload.seek(0)
         _save_blob(path, received.upload, created)
