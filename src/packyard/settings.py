@@ -256,6 +256,7 @@ if (
 # Secret scanners' public keys: a file or an https:// address of a GitHub-format key list.
 PACKYARD_SECRET_SCANNING_KEYS = env_str("PACKYARD_SECRET_SCANNING_KEYS")
 PACKYARD_LOGIN_LIMIT = (10, 300)  # failures, seconds: per user and per address
+PACKYARD_TOKEN_FAILURE_LIMIT = (50, 300)  # failed API token checks, seconds: per address
 PACKYARD_REQUIRE_2FA = env_choice("PACKYARD_REQUIRE_2FA", "all", ("all", "uploaders", "off"))
 PACKYARD_REAUTH_SECONDS = env_int("PACKYARD_REAUTH_SECONDS", 15 * 60, minimum=60)
 

@@ -10,9 +10,11 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 
+from packyard.accounts.ratelimit import Limit
 from packyard.fastpath import IndexFastPath
 from packyard.packages import pages, services
 from packyard.packages.models import File, Project, Release, RenderedPage
+from packyard.tokens import services as token_services
 from packyard.wsgi import django_application
 from tests.conftest import browser_for, upload_form
 from tests.packages.test_search_and_admin import post_admin
@@ -336,6 +338,27 @@ def test_read_check_for_a_front_proxy(client, settings, alice_token):
     assert "no-cache" in allowed["Cache-Control"]
     forged = client.get("/_/auth/read", HTTP_AUTHORIZATION=f"Bearer {alice_token[:-4]}AAAA")
     assert forged.status_code == 401
+
+
+def test_private_reads_limit_failed_token_checks(
+    client, published, settings, alice_token, monkeypatch
+):
+    monkeypatch.setattr(token_services, "TOKEN_FAILURES_PER_IP", Limit("token-ip", 2, 300))
+    settings.PACKYARD_PRIVATE = True
+    forged = f"Bearer {alice_token[:-4]}AAAA"
+    for _ in range(2):
+        assert client.get("/simple/demo-pkg/", HTTP_AUTHORIZATION=forged).status_code == 401
+    limited = client.get("/simple/demo-pkg/", HTTP_AUTHORIZATION=f"Bearer {alice_token}")
+    assert limited.status_code == 429
+    assert 0 < int(limited["Retry-After"]) <= 300
+    assert "Too many failed API token checks" in limited.content.decode()
+    # A front proxy's auth_request passes on only 401 and 403.
+    checked = client.get("/_/auth/read", HTTP_AUTHORIZATION=f"Bearer {alice_token}")
+    assert checked.status_code == 403
+    elsewhere = client.get(
+        "/simple/demo-pkg/", HTTP_AUTHORIZATION=f"Bearer {alice_token}", REMOTE_ADDR="192.0.2.7"
+    )
+    assert elsewhere.status_code == 200
 
 
 def test_render_pages_command_renders_everything(client, published, settings, tmp_path):

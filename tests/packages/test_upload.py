@@ -8,7 +8,9 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from packyard.accounts.models import User
+from packyard.accounts.ratelimit import Limit
 from packyard.packages.models import File, Project, ProjectEvent, Release, Role
+from packyard.tokens import services as token_services
 from packyard.tokens.services import token_mint
 from tests import dists
 from tests.conftest import PASSWORD, basic_auth, upload_form
@@ -534,3 +536,20 @@ def test_malformed_content_length_is_not_a_server_error(client, alice_token):
         HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
     )
     assert response.status_code == 400
+
+
+def test_failed_token_checks_are_limited_per_address(upload, client, alice_token, monkeypatch):
+    monkeypatch.setattr(token_services, "TOKEN_FAILURES_PER_IP", Limit("token-ip", 3, 300))
+    forged = alice_token[:-4] + "AAAA"
+    for _ in range(3):
+        assert upload(forged, upload_form()).status_code == 403
+    refused = upload(alice_token, upload_form())
+    assert_refused(refused, 429, "Too many failed API token checks from this address.")
+    assert not Project.objects.exists()
+    elsewhere = client.post(
+        "/legacy/",
+        upload_form(),
+        HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
+        REMOTE_ADDR="192.0.2.7",
+    )
+    assert elsewhere.status_code == 200

@@ -7,10 +7,11 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
-from packyard.http import client_ip, unauthorized
+from packyard.accounts.ratelimit import RateLimited
+from packyard.http import client_ip, plain_error, unauthorized
 from packyard.tokens.services import TokenError, token_authenticate
 
 View = Callable[..., HttpResponseBase]
@@ -33,6 +34,7 @@ def token_from_header(request: HttpRequest) -> str | None:
 
 
 def may_read(request: HttpRequest) -> bool:
+    """Raises RateLimited for an address with too many failed token checks."""
     if not settings.PACKYARD_PRIVATE or request.user.is_authenticated:
         return True
     raw = token_from_header(request)
@@ -45,13 +47,30 @@ def may_read(request: HttpRequest) -> bool:
     return identity.user.is_active
 
 
+def read_refusal(request: HttpRequest, *, limited_status: int = 429) -> HttpResponse | None:
+    """The answer for a reader who may not read: 401, or `limited_status` after too many bad
+    tokens from the reader's address."""
+    try:
+        allowed = may_read(request)
+    except RateLimited as exc:
+        response = plain_error(
+            limited_status,
+            "Too many failed API token checks from this address. "
+            f"Try again in {exc.retry_after} seconds.",
+        )
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    if allowed:
+        return None
+    return unauthorized("This index is private: use __token__ and an API token as credentials.")
+
+
 def read_access(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not may_read(request):
-            return unauthorized(
-                "This index is private: use __token__ and an API token as credentials."
-            )
+        refusal = read_refusal(request)
+        if refusal is not None:
+            return refusal
         response = view(request, *args, **kwargs)
         if settings.PACKYARD_PRIVATE:
             response["Cache-Control"] = "private, no-cache"

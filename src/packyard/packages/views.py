@@ -13,9 +13,9 @@ from django.views.decorators.http import require_safe
 from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
-from packyard.http import plain_error, unauthorized
+from packyard.http import plain_error
 from packyard.packages import jsonapi, pages, simple
-from packyard.packages.access import may_read, read_access
+from packyard.packages.access import read_access, read_refusal
 from packyard.packages.files import serve_stored
 from packyard.packages.models import File, Project, Release
 from packyard.packages.queries import ProjectListing, project_listing
@@ -87,10 +87,9 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
 @require_safe
 def read_check(request: HttpRequest) -> HttpResponse:
     """For a front proxy's auth_request: 204 if this request's credentials may read the index,
-    else the 401 a reader would get."""
-    if not may_read(request):
-        return unauthorized("This index is private: use __token__ and an API token as credentials.")
-    return HttpResponse(status=204)
+    else the 401 a reader would get, or 403 for an address with too many failed token checks
+    (nginx's auth_request passes on only 401 and 403; anything else becomes a 500)."""
+    return read_refusal(request, limited_status=403) or HttpResponse(status=204)
 
 
 @require_safe

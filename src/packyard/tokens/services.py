@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from packyard.accounts.events import event_record
 from packyard.accounts.models import User
+from packyard.accounts.ratelimit import Limit
 from packyard.accounts.services import security_email_send
 from packyard.http import client_ip
 from packyard.packages.events import project_event_record
@@ -259,13 +260,31 @@ def _verify(parsed: pymacaroons.Macaroon, key: bytes) -> list[str]:
     return presented
 
 
+_failures, _window = settings.PACKYARD_TOKEN_FAILURE_LIMIT
+# A token carries 256 bits and cannot be guessed; the limit is for floods of bad ones (each
+# costs a lookup and an HMAC) and for clients retrying a dead token in a loop.
+TOKEN_FAILURES_PER_IP = Limit("token-ip", _failures, _window)
+
+
 def token_authenticate(*, raw: str, client_ip: str = "", for_upload: bool = True) -> TokenIdentity:
     """Check a presented token up to the point where the project matters.
 
     Order: parse, look up by identifier, derive the key, verify the signature, then every caveat
     (the stored ones and the ones presented, which a holder may have added offline). A
     single-use token is spent here, by its first upload request, whatever that upload's fate.
+    Raises RateLimited, before any of that, for an address with too many recent failures.
     """
+    if client_ip:
+        TOKEN_FAILURES_PER_IP.check(client_ip)
+    try:
+        return _authenticate(raw=raw, client_ip=client_ip, for_upload=for_upload)
+    except TokenError:
+        if client_ip:
+            TOKEN_FAILURES_PER_IP.record(client_ip)
+        raise
+
+
+def _authenticate(*, raw: str, client_ip: str, for_upload: bool) -> TokenIdentity:
     token, presented = _lookup(raw)
     if token.revoked_at is not None:
         raise TokenError("Invalid API Token: token has been revoked")

@@ -93,9 +93,18 @@ def authenticate(request: HttpRequest) -> Uploader:
         identity = token_authenticate(raw=secret, client_ip=client_ip(request))
     except TokenError as exc:
         raise UploadRefused(str(exc), 403) from None
+    except RateLimited as exc:
+        raise UploadRefused(_too_many_token_failures(exc), 429) from None
     _check_account(identity.user)
     _check_two_factor_policy(identity)
     return Uploader(user=identity.user, identity=identity)
+
+
+def _too_many_token_failures(exc: RateLimited) -> str:
+    return (
+        "Too many failed API token checks from this address. "
+        f"Try again in {exc.retry_after} seconds."
+    )
 
 
 def _check_two_factor_policy(identity: TokenIdentity) -> None:
