@@ -12,7 +12,7 @@ from django.http.response import HttpResponseBase
 
 from packyard.accounts.ratelimit import RateLimited
 from packyard.http import client_ip, plain_error, unauthorized
-from packyard.tokens.services import TokenError, token_authenticate
+from packyard.tokens.services import TokenError, token_authenticate, token_failures_message
 
 View = Callable[..., HttpResponseBase]
 
@@ -53,11 +53,7 @@ def read_refusal(request: HttpRequest, *, limited_status: int = 429) -> HttpResp
     try:
         allowed = may_read(request)
     except RateLimited as exc:
-        response = plain_error(
-            limited_status,
-            "Too many failed API token checks from this address. "
-            f"Try again in {exc.retry_after} seconds.",
-        )
+        response = plain_error(limited_status, token_failures_message(exc))
         response["Retry-After"] = str(exc.retry_after)
         return response
     if allowed:

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from packyard.accounts.events import event_record
 from packyard.accounts.models import User
-from packyard.accounts.ratelimit import Limit
+from packyard.accounts.ratelimit import Limit, RateLimited
 from packyard.accounts.services import security_email_send
 from packyard.http import client_ip
 from packyard.packages.events import project_event_record
@@ -264,6 +264,13 @@ _failures, _window = settings.PACKYARD_TOKEN_FAILURE_LIMIT
 # A token carries 256 bits and cannot be guessed; the limit is for floods of bad ones (each
 # costs a lookup and an HMAC) and for clients retrying a dead token in a loop.
 TOKEN_FAILURES_PER_IP = Limit("token-ip", _failures, _window)
+
+
+def token_failures_message(limited: RateLimited) -> str:
+    return (
+        "Too many failed API token checks from this address. "
+        f"Try again in {limited.retry_after} seconds."
+    )
 
 
 def token_authenticate(*, raw: str, client_ip: str = "", for_upload: bool = True) -> TokenIdentity:

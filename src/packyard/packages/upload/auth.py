@@ -13,7 +13,13 @@ from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.services import password_check
 from packyard.http import client_ip
 from packyard.packages.upload.errors import UploadRefused
-from packyard.tokens.services import GENERIC_FAILURE, TokenError, TokenIdentity, token_authenticate
+from packyard.tokens.services import (
+    GENERIC_FAILURE,
+    TokenError,
+    TokenIdentity,
+    token_authenticate,
+    token_failures_message,
+)
 from packyard.twofactor.services import user_has_two_factor
 
 TOKEN_USERNAME = "__token__"  # noqa: S105 - the username PyPI clients send with a token
@@ -94,17 +100,10 @@ def authenticate(request: HttpRequest) -> Uploader:
     except TokenError as exc:
         raise UploadRefused(str(exc), 403) from None
     except RateLimited as exc:
-        raise UploadRefused(_too_many_token_failures(exc), 429) from None
+        raise UploadRefused(token_failures_message(exc), 429) from None
     _check_account(identity.user)
     _check_two_factor_policy(identity)
     return Uploader(user=identity.user, identity=identity)
-
-
-def _too_many_token_failures(exc: RateLimited) -> str:
-    return (
-        "Too many failed API token checks from this address. "
-        f"Try again in {exc.retry_after} seconds."
-    )
 
 
 def _check_two_factor_policy(identity: TokenIdentity) -> None:
