@@ -168,6 +168,19 @@ def test_wrong_password_refused_when_policy_is_any(client, alice, settings):
     assert_refused(response, 403, "Invalid or non-existent authentication information.")
 
 
+def test_password_uploads_share_the_login_failure_limit(client, alice, settings):
+    settings.PACKYARD_UPLOAD_AUTH = "any"
+    failures, window = settings.PACKYARD_LOGIN_LIMIT
+    wrong = basic_auth("alice", "nope")
+    for _ in range(failures):
+        assert client.post("/legacy/", upload_form(), HTTP_AUTHORIZATION=wrong).status_code == 403
+    right = basic_auth("alice", PASSWORD)
+    refused = client.post("/legacy/", upload_form(), HTTP_AUTHORIZATION=right)
+    assert_refused(refused, 429, "Too many failed login attempts.")
+    assert 0 < int(refused["Retry-After"]) <= window
+    assert_nothing_stored()
+
+
 def test_unverified_email_cannot_upload(upload, unverified, settings):
     unverified.email_verified = True
     token = token_mint(user=unverified, description="t")[1]
@@ -496,6 +509,7 @@ def test_new_projects_per_hour_are_limited(upload, alice_token, settings):
     assert upload(alice_token, upload_form("two", "2.0")).status_code == 200  # not a new one
     refused = upload(alice_token, upload_form("three", "1.0"))
     assert_refused(refused, 429, "Too many new projects created.")
+    assert 0 < int(refused["Retry-After"]) <= 3600
     assert not Project.objects.filter(normalized_name="three").exists()
 
 
@@ -545,6 +559,7 @@ def test_failed_token_checks_are_limited_per_address(upload, client, alice_token
         assert upload(forged, upload_form()).status_code == 403
     refused = upload(alice_token, upload_form())
     assert_refused(refused, 429, "Too many failed API token checks from this address.")
+    assert 0 < int(refused["Retry-After"]) <= 300
     assert not Project.objects.exists()
     elsewhere = client.post(
         "/legacy/",

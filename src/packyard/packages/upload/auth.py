@@ -81,7 +81,9 @@ def _password_upload(request: HttpRequest, username: str, password: str) -> Uplo
         user = password_check(request=request, username=username, password=password)
     except RateLimited as exc:
         raise UploadRefused(
-            f"Too many failed login attempts. Try again in {exc.retry_after} seconds.", 429
+            f"Too many failed login attempts. Try again in {exc.retry_after} seconds.",
+            429,
+            retry_after=exc.retry_after,
         ) from None
     if user is None:
         raise UploadRefused(GENERIC_FAILURE, 403)
@@ -100,7 +102,7 @@ def authenticate(request: HttpRequest) -> Uploader:
     except TokenError as exc:
         raise UploadRefused(str(exc), 403) from None
     except RateLimited as exc:
-        raise UploadRefused(token_failures_message(exc), 429) from None
+        raise UploadRefused(token_failures_message(exc), 429, retry_after=exc.retry_after) from None
     _check_account(identity.user)
     _check_two_factor_policy(identity)
     return Uploader(user=identity.user, identity=identity)

@@ -75,6 +75,7 @@ def _check_new_project(request: HttpRequest, uploader: auth.Uploader) -> None:
         raise UploadRefused(
             f"Too many new projects created. Try again in {exc.retry_after // 60 + 1} minutes.",
             429,
+            retry_after=exc.retry_after,
         ) from None
     most = settings.PACKYARD_MAX_PROJECTS_PER_USER
     if most and Role.objects.filter(user=user, role_name=Role.OWNER).count() >= most:
@@ -224,7 +225,10 @@ def upload(request: HttpRequest) -> HttpResponse:
         _drain(request)
         if refusal.status == 401:
             return unauthorized(refusal.message)
-        return plain_error(refusal.status, refusal.message)
+        response = plain_error(refusal.status, refusal.message)
+        if refusal.retry_after is not None:
+            response["Retry-After"] = str(refusal.retry_after)
+        return response
     if uploader.identity is not None:
         token_touch(token=uploader.identity.token, request=request)
     return HttpResponse("OK\n", content_type="text/plain")
