@@ -14,24 +14,15 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
-VENV_BIN = Path(sys.executable).parent
+from serving import VENV_BIN, recreate_postgres_database, serve_pinned  # bench/, beside this script
+
 TWINE = "twine"
 PASSWORD = "bench-password-123"  # noqa: S105 - a throwaway loopback server's user
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fresh_server(workdir: Path, database: str | None) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -42,26 +33,9 @@ def fresh_server(workdir: Path, database: str | None) -> tuple[subprocess.Popen[
         PACKYARD_PASSWORD=PASSWORD,
     )
     if database:
-        name = urlsplit(database).path.lstrip("/")
-        admin = database.rsplit("/", 1)[0] + "/postgres"
-        for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
-            subprocess.run(["psql", admin, "-qc", sql], check=True)
+        recreate_postgres_database(database)
         env["PACKYARD_DATABASE_URL"] = database
-    port = free_port()
-    server = subprocess.Popen(
-        ["taskset", "-c", "0", str(VENV_BIN / "packyard"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(base + "/_/health")  # noqa: S310 - loopback only
-            break
-        except OSError:
-            time.sleep(0.1)
+    server, base = serve_pinned(env)
     cli = str(VENV_BIN / "packyard")
     subprocess.run([cli, "user", "create", "bench", "--email", "b@example.invalid"], env=env)
     minted = subprocess.run(

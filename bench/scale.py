@@ -19,37 +19,23 @@ import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from serving import recreate_postgres_database, serve_pinned  # bench/, beside this script
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 HARNESS = Path(os.environ.get("BENCH_PEERS", CHECKOUT.parent / "shared" / "bench-peers"))
-VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def digest(*parts: object) -> str:
     return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
-
-
-def recreate_postgres_database(url: str) -> None:
-    name = urlsplit(url).path.lstrip("/")
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
-        subprocess.run(["psql", admin, "-qc", sql], check=True)
 
 
 def generate(projects: int, releases: int) -> dict[str, float]:
@@ -207,23 +193,9 @@ def main() -> None:
     result.update(generate(args.projects, args.releases))
     result["database_bytes"] = database_bytes(env)
 
-    port = free_port()
     log = (workdir / "server.log").open("wb")
-    server = subprocess.Popen(
-        ["taskset", "-c", "0", str(VENV_BIN / "packyard"), "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = serve_pinned(env, log)
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(base + "/_/health")  # noqa: S310 - loopback only
-                break
-            except OSError:
-                time.sleep(0.1)
         names = workdir / "names.txt"
         names.write_text("".join(f"pkg-{n:06d}\n" for n in range(args.projects)))
         wrk(base + "/", names=names, duration=2)  # warm-up, not recorded
