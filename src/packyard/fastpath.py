@@ -209,7 +209,9 @@ class IndexFastPath:
             return None
         key, content_type, vary_accept = route
         try:
-            page = pages.lookup(key, gzipped="gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""))
+            page = pages.lookup(
+                key, gzipped=pages.accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+            )
         except DatabaseError:
             logger.exception("reading a rendered page failed; answering through Django")
             return None

@@ -240,6 +240,25 @@ def test_large_root_is_compressed_for_clients_that_ask(client, published):
     assert headers["etag"] != plain["ETag"]
 
 
+@pytest.mark.parametrize(
+    ("accept_encoding", "takes_gzip"),
+    [
+        ("gzip, deflate", True),
+        ("GZIP", True),
+        ("br;q=1.0, gzip;q=0.5", True),
+        ("*", True),
+        ("", False),
+        ("deflate, br", False),
+        ("gzip;q=0", False),
+        ("gzip; q=0.000, *", False),
+        ("*;q=0", False),
+        ("identity", False),
+    ],
+)
+def test_accept_encoding_is_read_with_its_q_values(accept_encoding, takes_gzip):
+    assert pages.accepts_gzip(accept_encoding) is takes_gzip
+
+
 def test_missing_pages_are_rendered_on_first_read(client, published):
     RenderedPage.objects.all().delete()
     assert fast_get("/simple/demo-pkg/", Fallthrough())[0] == 599

@@ -71,6 +71,19 @@ def lookup(key: str, *, gzipped: bool = False) -> Page | None:
     return Page(bytes(body), gzipped and bool(has_gzip), bool(has_gzip), etag)
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Does this Accept-Encoding take gzip? `gzip;q=0` (or `*;q=0` without gzip) refuses it."""
+    wildcard = False
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.partition(";")
+        refused = params.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+        if coding.strip() == "gzip":
+            return not refused
+        if coding.strip() == "*":
+            wildcard = not refused
+    return wildcard
+
+
 def _page_row(key: str, body: bytes) -> RenderedPage:
     return RenderedPage(
         key=key,

@@ -44,7 +44,7 @@ def _page_response(request: HttpRequest, page: pages.Page, **how: Any) -> HttpRe
 
 
 def _accepts_gzip(request: HttpRequest) -> bool:
-    return "gzip" in request.headers.get("Accept-Encoding", "")
+    return pages.accepts_gzip(request.headers.get("Accept-Encoding", ""))
 
 
 def _simple_key(content_type: str, url: str) -> tuple[str, str]:
