@@ -1,4 +1,5 @@
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import SESSION_KEY
@@ -115,13 +116,56 @@ def test_wrong_password_is_refused_and_recorded(client, alice):
     assert alice.events.filter(tag="account:login:failure").count() == 1
 
 
-def test_login_limited_per_user_after_ten_failures(client, alice):
-    for _ in range(10):
-        assert login(client, "alice", "wrong", REMOTE_ADDR="10.0.0.1").status_code == 200
-    # From another address too: the limit is per user.
+def test_login_from_strangers_backs_off_per_user_after_ten_failures(client, alice):
+    for index in range(10):
+        stranger = Client(enforce_csrf_checks=True)
+        assert login(stranger, "alice", "wrong", REMOTE_ADDR=f"10.0.1.{index}").status_code == 200
+    # Another unknown address waits: the eleventh attempt from strangers backs off.
     response = login(client, "alice", PASSWORD, REMOTE_ADDR="10.0.0.2")
     assert response.status_code == 429
-    assert 0 < int(response["Retry-After"]) <= 300
+    assert 0 < int(response["Retry-After"]) <= 15 * 60
+
+
+def test_strangers_failures_do_not_lock_out_a_known_device(alice):
+    laptop = Client(enforce_csrf_checks=True)
+    assert login(laptop, "alice").status_code == 302  # a full login: the browser becomes known
+    assert "packyard_device" in laptop.cookies
+    for index in range(12):
+        stranger = Client(enforce_csrf_checks=True)
+        login(stranger, "alice", "wrong", REMOTE_ADDR=f"10.0.3.{index}")
+    # The owner's known browser, from a fresh address, is not held back by the strangers.
+    csrf_post(laptop, "/account/logout/", {})
+    response = csrf_post(
+        laptop,
+        "/account/login/",
+        {"username": "alice", "password": PASSWORD},
+        REMOTE_ADDR="10.0.4.1",
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/account/two-factor/"
+
+
+def test_backoff_doubles_its_wait_and_forgets_on_success(db):
+    from packyard.accounts.models import RateLimitCounter
+    from packyard.accounts.ratelimit import Backoff
+
+    backoff = Backoff("test-backoff", free=2, base=10, cap=60, forget=3600)
+    backoff.hit("s")
+    backoff.hit("s")
+    with pytest.raises(RateLimited) as first:
+        backoff.hit("s")
+    assert 9 <= first.value.retry_after <= 10
+    # Pretend the wait passed: one more attempt goes, and the next wait is twice as long.
+    row = RateLimitCounter.objects.get(key=backoff.key("s"))
+    RateLimitCounter.objects.filter(pk=row.pk).update(
+        window_start=row.window_start - timedelta(seconds=11)
+    )
+    backoff.hit("s")
+    with pytest.raises(RateLimited) as second:
+        backoff.hit("s")
+    assert 19 <= second.value.retry_after <= 20
+    backoff.reset("s")
+    backoff.hit("s")
 
 
 def test_login_limited_per_address_across_users(client, dave):
@@ -139,13 +183,15 @@ def test_overlong_password_is_refused_without_hashing(client, alice):
 
 def test_rate_limit_window_counts_and_resets(db):
     limit = Limit("test", 2, 60)
-    limit.record("s")
-    limit.check("s")
-    limit.record("s")
+    limit.hit("s")
+    limit.hit("s")
     with pytest.raises(RateLimited):
-        limit.check("s")
+        limit.hit("s")
+    assert limit.used("s") == 2  # the refused attempt was given back
+    limit.give_back("s")
+    limit.hit("s")
     limit.reset("s")
-    limit.check("s")
+    assert limit.used("s") == 0
 
 
 def test_password_change_logs_out_other_sessions(alice):

@@ -21,14 +21,28 @@ def _digest(token: str) -> str:
     return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
 
 
+def device_key(request: HttpRequest, user: User) -> str | None:
+    """A stable name for this browser (by its device cookie) or this address, if the account has
+    logged in from it before; None for a stranger."""
+    token = request.COOKIES.get(DEVICE_COOKIE, "")
+    if token:
+        digest = _digest(token)
+        if KnownDevice.objects.filter(user=user, token_digest=digest).exists():
+            return f"cookie:{digest}"
+    address = client_ip(request)
+    if (
+        address
+        and Event.objects.filter(
+            user=user, tag="account:login:success", ip_address=address
+        ).exists()
+    ):
+        return f"address:{address}"
+    return None
+
+
 def device_known(request: HttpRequest, user: User) -> bool:
     """This browser logged in to the account before, or the account logged in from this address."""
-    token = request.COOKIES.get(DEVICE_COOKIE, "")
-    if token and KnownDevice.objects.filter(user=user, token_digest=_digest(token)).exists():
-        return True
-    return Event.objects.filter(
-        user=user, tag="account:login:success", ip_address=client_ip(request) or None
-    ).exists()
+    return device_key(request, user) is not None
 
 
 def device_remember(request: HttpRequest, user: User) -> None:

@@ -7,7 +7,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.validators import MaxLengthValidator
 
 from packyard.accounts.ratelimit import RateLimited
-from packyard.accounts.services import LOGIN_FAILURES_PER_USER, MAX_PASSWORD_LENGTH
+from packyard.accounts.services import LOGIN_FAILURES_PER_KNOWN_DEVICE, MAX_PASSWORD_LENGTH
 
 
 def password_field(label: str, autocomplete: str) -> forms.CharField:
@@ -67,17 +67,16 @@ class BoundedPasswordsMixin(forms.Form):
 
 class BoundedPasswordChangeForm(BoundedPasswordsMixin, PasswordChangeForm):
     def clean_old_password(self) -> str:
-        """The current password is a credential check: limited like a login."""
-        subject = self.user.get_username().lower()
+        """The current password is a credential check: limited like a login from a known
+        device (the session is the device), counted before the check."""
+        subject = f"{self.user.pk}:password-change"
         try:
-            LOGIN_FAILURES_PER_USER.check(subject)
+            LOGIN_FAILURES_PER_KNOWN_DEVICE.hit(subject)
         except RateLimited:
             raise forms.ValidationError("Too many wrong passwords. Try again later.") from None
-        try:
-            return str(super().clean_old_password())
-        except forms.ValidationError:
-            LOGIN_FAILURES_PER_USER.record(subject)
-            raise
+        password = str(super().clean_old_password())  # raises for a wrong one, which stays counted
+        LOGIN_FAILURES_PER_KNOWN_DEVICE.give_back(subject)
+        return password
 
 
 class BoundedSetPasswordForm(BoundedPasswordsMixin, SetPasswordForm):

@@ -1,5 +1,7 @@
 """Account operations: creating users, checking passwords under rate limits, verifying email."""
 
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core import signing
@@ -9,9 +11,10 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from packyard.accounts.devices import device_key
 from packyard.accounts.events import event_record
 from packyard.accounts.models import User
-from packyard.accounts.ratelimit import Limit, RateLimited, check_all
+from packyard.accounts.ratelimit import Backoff, Counter, Limit, RateLimited, give_back_all, hit_all
 from packyard.http import client_ip
 
 MAX_PASSWORD_LENGTH = 1024
@@ -19,22 +22,29 @@ EMAIL_VERIFY_SALT = "packyard.accounts.verify-email"
 EMAIL_VERIFY_MAX_AGE = 24 * 3600
 
 _failures, _window = settings.PACKYARD_LOGIN_LIMIT
-LOGIN_FAILURES_PER_USER = Limit("login-user", _failures, _window)
+# Password checks are limited three ways (docs/two-factor.md, "Rate limits"):
+# - per address, whoever the account: a guesser's own budget;
+# - per account and browser (or address) that has logged in to it before: the owner's budget,
+#   which strangers cannot spend;
+# - per account for every unknown source together: a back-off that doubles its wait after each
+#   failure past the first few, so a flood of strangers slows guessing without locking anyone out.
 LOGIN_FAILURES_PER_IP = Limit("login-ip", _failures, _window)
+LOGIN_FAILURES_PER_KNOWN_DEVICE = Limit("login-user-device", _failures, _window)
+LOGIN_FAILURES_FROM_STRANGERS = Backoff(
+    "login-user-unknown", free=_failures, base=1, cap=15 * 60, forget=24 * 3600
+)
 # Mail we send on request: limited so that nobody can flood an inbox through us.
 RESET_MAILS_PER_ADDRESS = Limit("reset-mail", 3, 3600)
 RESET_MAILS_PER_IP = Limit("reset-mail-ip", 10, 3600)
 VERIFY_MAILS_PER_USER = Limit("verify-mail", 3, 3600)
 
 
-def mail_allowed(limits: list[tuple[Limit, str]]) -> bool:
+def mail_allowed(limits: Sequence[tuple[Counter, str]]) -> bool:
     """Count one more mail against each limit; False once any of them is used up."""
     try:
-        check_all(limits)
+        hit_all(limits)
     except RateLimited:
         return False
-    for limit, subject in limits:
-        limit.record(subject)
     return True
 
 
@@ -79,24 +89,37 @@ def password_check(*, request: HttpRequest | None, username: str, password: str)
 
     Raises RateLimited when either limit is used up; returns None on a wrong password.
     """
-    ip = client_ip(request) if request is not None else ""
-    subject = username.lower()
-    limits = [(LOGIN_FAILURES_PER_USER, subject), (LOGIN_FAILURES_PER_IP, ip)]
-    check_all(limits)
+    known = user_find(username=username) if len(username) <= 150 else None
+    limits = password_limits(request=request, username=username, user=known)
+    hit_all(limits)
     if len(password) > MAX_PASSWORD_LENGTH or len(username) > 150:
         user = None
     else:
         authenticated = authenticate(request, username=username, password=password)
         user = authenticated if isinstance(authenticated, User) else None
     if user is None:
-        for limit, key in limits:
-            limit.record(key)
-        known = user_find(username=username) if len(username) <= 150 else None
         if known is not None:
             event_record(user=known, tag="account:login:failure", request=request)
         return None
-    LOGIN_FAILURES_PER_USER.reset(subject)
+    give_back_all(limits)
+    LOGIN_FAILURES_FROM_STRANGERS.reset(str(user.pk))
     return user
+
+
+def password_limits(
+    *, request: HttpRequest | None, username: str, user: User | None
+) -> list[tuple[Counter, str]]:
+    """The limits one password attempt counts against (see LOGIN_FAILURES_*)."""
+    limits: list[tuple[Counter, str]] = []
+    if request is not None:
+        limits.append((LOGIN_FAILURES_PER_IP, client_ip(request)))
+    source = device_key(request, user) if request is not None and user is not None else None
+    subject = str(user.pk) if user is not None else f"name:{username.lower()}"
+    if source is not None:
+        limits.append((LOGIN_FAILURES_PER_KNOWN_DEVICE, f"{subject}:{source}"))
+    else:
+        limits.append((LOGIN_FAILURES_FROM_STRANGERS, subject))
+    return limits
 
 
 def email_verification_link(*, user: User) -> str:

@@ -20,12 +20,11 @@ REPORTS_PER_IP = Limit("disclosure-ip", 60, 60)
 @require_http_methods(["POST"])
 def disclose_token(request: HttpRequest) -> HttpResponse:
     try:
-        REPORTS_PER_IP.check(client_ip(request))
+        REPORTS_PER_IP.hit(client_ip(request))
     except RateLimited as exc:
         response = plain_error(429, "Too many reports.")
         response["Retry-After"] = str(exc.retry_after)
         return response
-    REPORTS_PER_IP.record(client_ip(request))
     if content_length(request) > MAX_REPORT_BYTES:
         return plain_error(413, "The report is too large.")
     body = request.body

@@ -281,14 +281,12 @@ def token_authenticate(*, raw: str, client_ip: str = "", for_upload: bool = True
     single-use token is spent here, by its first upload request, whatever that upload's fate.
     Raises RateLimited, before any of that, for an address with too many recent failures.
     """
-    if client_ip:
-        TOKEN_FAILURES_PER_IP.check(client_ip)
-    try:
+    if not client_ip:
         return _authenticate(raw=raw, client_ip=client_ip, for_upload=for_upload)
-    except TokenError:
-        if client_ip:
-            TOKEN_FAILURES_PER_IP.record(client_ip)
-        raise
+    TOKEN_FAILURES_PER_IP.hit(client_ip)  # counted before the check; a good token gives it back
+    identity = _authenticate(raw=raw, client_ip=client_ip, for_upload=for_upload)
+    TOKEN_FAILURES_PER_IP.give_back(client_ip)
+    return identity
 
 
 def _authenticate(*, raw: str, client_ip: str, for_upload: bool) -> TokenIdentity:

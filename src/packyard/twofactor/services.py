@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from packyard.accounts.events import event_record
 from packyard.accounts.models import User
-from packyard.accounts.ratelimit import Limit, check_all
+from packyard.accounts.ratelimit import Limit, give_back_all, hit_all
 from packyard.accounts.services import security_email_send
 from packyard.accounts.sessions import current_session_id, sessions_revoke
 from packyard.http import client_ip
@@ -57,13 +57,17 @@ def _limits(user: User, request: HttpRequest | None) -> list[tuple[Limit, str]]:
 
 
 def second_factor_check_limits(*, user: User, request: HttpRequest | None) -> None:
-    """Raise RateLimited before checking any code once the user or address has used up a limit."""
-    check_all(_limits(user, request))
+    """Count this attempt before any code is checked; raise RateLimited once the user or address
+    has used up a limit. A right code gives the count back (second_factor_succeeded)."""
+    hit_all(_limits(user, request))
+
+
+def second_factor_succeeded(*, user: User, request: HttpRequest | None) -> None:
+    give_back_all(_limits(user, request))
 
 
 def second_factor_failed(*, user: User, request: HttpRequest | None, method: str) -> None:
-    for limit, subject in _limits(user, request):
-        limit.record(subject)
+    """The attempt was counted by second_factor_check_limits: this only records it."""
     event_record(user=user, tag="account:two_factor:failure", request=request, method=method)
 
 

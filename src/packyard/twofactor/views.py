@@ -106,6 +106,7 @@ def _second_factor(
     if not accepted:
         services.second_factor_failed(user=user, request=request, method=method)
         return "That code is not right, or was already used."
+    services.second_factor_succeeded(user=user, request=request)
     factor = "password+totp" if method == "totp" else "password+recovery-code"
     if not device_known(request, user):
         pending.hold_start(request, user, factor=factor, next_url=next_url)
@@ -186,6 +187,8 @@ def _finish_webauthn_login(
         if user is not None:
             services.second_factor_failed(user=user, request=request, method="webauthn")
         return _json_error(str(exc))
+    if user is not None:
+        services.second_factor_succeeded(user=user, request=request)
     if not credential.user.is_active:
         return _json_error("This account is disabled.", 403)
     factor = "passkey" if purpose == "passkey" else "password+security-key"
@@ -241,6 +244,7 @@ def _reauth_code_ok(request: HttpRequest, user: User, code: str) -> bool:
     except RateLimited:
         return False
     if services.totp_verify(user=user, code=code):
+        services.second_factor_succeeded(user=user, request=request)
         return True
     services.second_factor_failed(user=user, request=request, method="totp")
     return False
@@ -272,6 +276,7 @@ def reauth_webauthn_verify(request: HttpRequest) -> JsonResponse:
     except (webauthn.WebAuthnRefused, services.TwoFactorError) as exc:
         services.second_factor_failed(user=user, request=request, method="webauthn")
         return _json_error(str(exc))
+    services.second_factor_succeeded(user=user, request=request)
     request.session.pop(REAUTH_PASSWORD_OK_KEY, None)
     reauth_mark(request)
     return JsonResponse({"redirect": _after_login(request, request.GET.get("next", ""))})

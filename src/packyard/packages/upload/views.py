@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
-from packyard.accounts.ratelimit import Limit, RateLimited, check_all
+from packyard.accounts.ratelimit import Limit, RateLimited, hit_all
 from packyard.http import client_ip, content_length, plain_error, unauthorized
 from packyard.packages.events import project_event_record
 from packyard.packages.models import File, Project, Role
@@ -65,18 +65,25 @@ def _by_operator(uploader: auth.Uploader) -> bool:
     return uploader.identity is not None and uploader.identity.token.minted_by_operator
 
 
+def _too_many_new_projects(exc: RateLimited) -> UploadRefused:
+    return UploadRefused(
+        f"Too many new projects created. Try again in {exc.retry_after // 60 + 1} minutes.",
+        429,
+        retry_after=exc.retry_after,
+    )
+
+
 def _check_new_project(request: HttpRequest, uploader: auth.Uploader) -> None:
+    """An early answer before the archive is read; the creation is counted (atomically, in the
+    upload's transaction) when the project row is made."""
     user = uploader.user
-    try:
-        # The operator's own tokens (`packyard token create`) import in bulk, e.g. a migration.
-        if not _by_operator(uploader):
-            check_all(_new_project_limits(request, user))
-    except RateLimited as exc:
-        raise UploadRefused(
-            f"Too many new projects created. Try again in {exc.retry_after // 60 + 1} minutes.",
-            429,
-            retry_after=exc.retry_after,
-        ) from None
+    # The operator's own tokens (`packyard token create`) import in bulk, e.g. a migration.
+    if not _by_operator(uploader):
+        try:
+            for limit, subject in _new_project_limits(request, user):
+                limit.peek(subject)
+        except RateLimited as exc:
+            raise _too_many_new_projects(exc) from None
     most = settings.PACKYARD_MAX_PROJECTS_PER_USER
     if most and Role.objects.filter(user=user, role_name=Role.OWNER).count() >= most:
         raise UploadRefused(f"You own {most} projects, the most this index allows per account.")
@@ -175,8 +182,11 @@ def _record_event(
     token = uploader.identity.token if uploader.identity is not None else None
     if created:
         if not _by_operator(uploader):
-            for limit, subject in _new_project_limits(request, uploader.user):
-                limit.record(subject)
+            # Inside the upload's transaction: a refused or failed upload takes its count along.
+            try:
+                hit_all(_new_project_limits(request, uploader.user))
+            except RateLimited as exc:
+                raise _too_many_new_projects(exc) from None
         project_event_record(
             projects=[project],
             tag="project:create",
