@@ -69,6 +69,7 @@ if PRODUCTION and not BASE_URL.startswith("https://"):
 if not BASE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"PACKYARD_BASE_URL must start with https://, not {BASE_URL!r}.")
 SITE_DOMAIN = urlsplit(BASE_URL).hostname or "localhost"
+BASE_URL_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(BASE_URL))
 SITE_NAME = env_str("PACKYARD_SITE_NAME", "Packyard")
 
 ALLOWED_HOSTS = env_list("PACKYARD_ALLOWED_HOSTS")

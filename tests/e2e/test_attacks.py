@@ -1,15 +1,22 @@
 """Attacks on the running server, as an attacker makes them: parallel bursts through real
 threads and sockets, not one request at a time through Django's test client."""
 
+import base64
 import http.client
+import http.server
 import re
 import threading
+import urllib.error
+import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from playwright.sync_api import Browser
 
+from tests import dists
 from tests.e2e.conftest import PASSWORD, Server
 
 pytestmark = pytest.mark.e2e
@@ -123,3 +130,83 @@ def test_parallel_wrong_codes_are_checked_at_most_the_limit(server: Server):
     # 400 is a checked, wrong code; 429 a refusal before any check. The limit is 5.
     assert answers[400] <= 5
     assert answers[400] + answers[429] == BURST
+
+
+ATTACKER_PAGE = """<!doctype html><title>Free stickers</title>
+<form id="upload" method="post" enctype="multipart/form-data" action="{action}">
+{fields}<input type="file" name="content" id="content"></form>
+<script>
+const bytes = Uint8Array.from(atob("{payload}"), (c) => c.charCodeAt(0));
+const chosen = new DataTransfer();
+chosen.items.add(new File([bytes], "{filename}", {{type: "application/octet-stream"}}));
+document.getElementById("content").files = chosen.files;
+document.getElementById("upload").submit();
+</script>"""
+
+
+@pytest.fixture
+def attacker_site() -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Another origin on loopback (127.0.0.1, where the index is localhost): serves whatever
+    pages the test puts in the dict."""
+    pages: dict[str, bytes] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path, b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{site.server_address[1]}", pages
+    site.shutdown()
+    site.server_close()
+
+
+@pytest.mark.browser
+def test_web_page_cannot_upload_with_the_browsers_cached_token(
+    browser: Browser, server: Server, attacker_site
+):
+    origin, pages = attacker_site
+    name, version = "browser-borne", "1.0"
+    wheel = dists.make_wheel(name, version)
+    fields = {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "metadata_version": "2.4",
+        "name": name,
+        "version": version,
+        "filetype": "bdist_wheel",
+        "pyversion": "py3",
+    }
+    pages["/"] = ATTACKER_PAGE.format(
+        action=server.upload_url,
+        fields="".join(
+            f'<input type="hidden" name="{key}" value="{value}">' for key, value in fields.items()
+        ),
+        payload=base64.b64encode(wheel).decode(),
+        filename=dists.wheel_filename(name, version),
+    ).encode()
+    # The browser holds the token for the index, as after someone typed it into a Basic prompt.
+    context = browser.new_context(
+        http_credentials={"username": "__token__", "password": server.token}
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{origin}/")
+        page.wait_for_url(server.upload_url)
+        page.get_by_text("was refused").wait_for()
+        assert "not from web browsers" in page.content()
+    finally:
+        context.close()
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{server.index_url}{name}/")
+    missing.value.close()
+    assert missing.value.code == 404

@@ -137,10 +137,43 @@ def test_markdown_readme_is_rendered_without_script(upload, alice_token):
 # --- refusals: credentials -------------------------------------------------------------------
 
 
-def test_missing_credentials_answers_401_with_basic_challenge(upload):
+def test_missing_credentials_answers_401_without_a_challenge(upload):
     response = upload(None, upload_form())
     assert_refused(response, 401, "Missing credentials")
-    assert response["WWW-Authenticate"].startswith("Basic")
+    # A Basic challenge would make a browser retry with the credentials it cached.
+    assert "WWW-Authenticate" not in response
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"HTTP_SEC_FETCH_MODE": "navigate"},
+        {"HTTP_SEC_FETCH_SITE": "cross-site"},
+        {"HTTP_SEC_FETCH_SITE": "same-site"},
+        {"HTTP_ORIGIN": "https://attacker.example"},
+        {"HTTP_ORIGIN": "null"},
+    ],
+)
+def test_upload_with_browser_markers_refused(client, alice_token, headers):
+    response = client.post(
+        "/legacy/",
+        upload_form(),
+        HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
+        **headers,
+    )
+    assert_refused(response, 403, "not from web browsers")
+    assert_nothing_stored()
+
+
+def test_upload_from_the_sites_own_origin_is_not_a_browser_marker(client, alice_token):
+    response = client.post(
+        "/legacy/",
+        upload_form(),
+        HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
+        HTTP_ORIGIN="http://localhost:8000",
+        HTTP_SEC_FETCH_SITE="same-origin",
+    )
+    assert response.status_code == 200
 
 
 def test_password_upload_refused_by_default_with_advice(upload, client, alice):

@@ -8,7 +8,7 @@ from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Limit, RateLimited, hit_all
-from packyard.http import client_ip, content_length, plain_error, unauthorized
+from packyard.http import client_ip, content_length, plain_error
 from packyard.packages.events import project_event_record
 from packyard.packages.models import File, Project, Role
 from packyard.packages.upload import archive, auth, metadata, receive, store
@@ -215,6 +215,25 @@ def _drain(request: HttpRequest) -> None:
         pass
 
 
+BROWSER_REFUSAL = (
+    "Uploads come from publishing tools (twine, uv, poetry, hatch, pdm, flit), not from web "
+    "browsers: this request carries a browser's markers and was refused."
+)
+
+
+def _refuse_browsers(request: HttpRequest) -> None:
+    """A web page can make a browser post a form here; publishing tools send none of the headers
+    that browsers add to such a request, so any of them is reason enough to refuse."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if (
+        request.headers.get("Sec-Fetch-Mode") == "navigate"
+        or (fetch_site is not None and fetch_site not in ("none", "same-origin"))
+        or (origin is not None and origin != settings.BASE_URL_ORIGIN)
+    ):
+        raise UploadRefused(BROWSER_REFUSAL, 403)
+
+
 @csrf_exempt  # a machine endpoint: authenticated by token in a header, never by a cookie
 def upload(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
@@ -222,6 +241,7 @@ def upload(request: HttpRequest) -> HttpResponse:
         response["Allow"] = "POST"
         return response
     try:
+        _refuse_browsers(request)
         uploader = auth.authenticate(request)
         length = content_length(request)
         if length > settings.PACKYARD_MAX_FILE_SIZE + FIELDS_ALLOWANCE:
@@ -233,8 +253,8 @@ def upload(request: HttpRequest) -> HttpResponse:
         _process(request, uploader)
     except UploadRefused as refusal:
         _drain(request)
-        if refusal.status == 401:
-            return unauthorized(refusal.message)
+        # Never a WWW-Authenticate challenge, even for 401: a browser answers one with the
+        # credentials it has cached for this site, which would let any web page upload with them.
         response = plain_error(refusal.status, refusal.message)
         if refusal.retry_after is not None:
             response["Retry-After"] = str(refusal.retry_after)
