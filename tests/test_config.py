@@ -68,6 +68,29 @@ def test_bad_values_are_refused_by_name(tmp_path, env, named):
     assert named in result.stderr.splitlines()[-1]
 
 
+@pytest.mark.parametrize(
+    ("upload_auth", "require_2fa"),
+    [
+        ("any", "all"),
+        ("any", "uploaders"),
+        ("tokens-if-2fa", "all"),
+        ("tokens-if-2fa", "uploaders"),
+    ],
+)
+def test_password_uploads_beside_a_2fa_policy_refuse_to_start(tmp_path, upload_auth, require_2fa):
+    env = {"PACKYARD_UPLOAD_AUTH": upload_auth, "PACKYARD_REQUIRE_2FA": require_2fa}
+    result = load_settings(tmp_path, **env)
+    assert result.returncode != 0
+    last_line = result.stderr.splitlines()[-1]
+    assert "PACKYARD_UPLOAD_AUTH" in last_line
+    assert "PACKYARD_REQUIRE_2FA" in last_line
+
+
+def test_password_uploads_start_when_2fa_is_not_required(tmp_path):
+    env = {"PACKYARD_UPLOAD_AUTH": "any", "PACKYARD_REQUIRE_2FA": "off"}
+    assert load_settings(tmp_path, **env).returncode == 0
+
+
 def test_secret_key_file_variant_is_read(tmp_path):
     key_file = tmp_path / "key"
     key_file.write_text("f" * 60 + "\n")

@@ -259,6 +259,15 @@ PACKYARD_SECRET_SCANNING_KEYS = env_str("PACKYARD_SECRET_SCANNING_KEYS")
 PACKYARD_LOGIN_LIMIT = (10, 300)  # failures, seconds: per user and per address
 PACKYARD_TOKEN_FAILURE_LIMIT = (50, 300)  # failed API token checks, seconds: per address
 PACKYARD_REQUIRE_2FA = env_choice("PACKYARD_REQUIRE_2FA", "all", ("all", "uploaders", "off"))
+if PACKYARD_UPLOAD_AUTH != "tokens" and PACKYARD_REQUIRE_2FA != "off":
+    # A password upload proves one factor. Under a 2FA policy every uploader keeps a second
+    # factor, and that second factor cannot travel with a password upload: the two settings
+    # would promise different things.
+    raise ImproperlyConfigured(
+        f"PACKYARD_UPLOAD_AUTH={PACKYARD_UPLOAD_AUTH} allows password uploads, which "
+        f"PACKYARD_REQUIRE_2FA={PACKYARD_REQUIRE_2FA} forbids for every account that must have "
+        "a second factor. Use PACKYARD_UPLOAD_AUTH=tokens, or PACKYARD_REQUIRE_2FA=off."
+    )
 PACKYARD_REAUTH_SECONDS = env_int("PACKYARD_REAUTH_SECONDS", 15 * 60, minimum=60)
 
 LOGGING = {

@@ -185,8 +185,26 @@ def test_password_upload_refused_by_default_with_advice(upload, client, alice):
     assert_nothing_stored()
 
 
+@pytest.mark.parametrize(
+    ("upload_auth", "require_2fa"),
+    [("any", "all"), ("any", "uploaders"), ("tokens-if-2fa", "uploaders")],
+)
+def test_password_upload_refused_while_a_2fa_policy_holds(
+    client, dave, settings, upload_auth, require_2fa
+):
+    """Dave has no second factor: under a 2FA policy a password cannot upload for him either."""
+    settings.PACKYARD_UPLOAD_AUTH = upload_auth
+    settings.PACKYARD_REQUIRE_2FA = require_2fa
+    response = client.post(
+        "/legacy/", upload_form(), HTTP_AUTHORIZATION=basic_auth("dave", PASSWORD)
+    )
+    assert_refused(response, 403, "Username/password uploads are not allowed")
+    assert_nothing_stored()
+
+
 def test_password_upload_allowed_when_policy_is_any(client, alice, settings):
     settings.PACKYARD_UPLOAD_AUTH = "any"
+    settings.PACKYARD_REQUIRE_2FA = "off"
     response = client.post(
         "/legacy/", upload_form(), HTTP_AUTHORIZATION=basic_auth("alice", PASSWORD)
     )
@@ -195,6 +213,7 @@ def test_password_upload_allowed_when_policy_is_any(client, alice, settings):
 
 def test_wrong_password_refused_when_policy_is_any(client, alice, settings):
     settings.PACKYARD_UPLOAD_AUTH = "any"
+    settings.PACKYARD_REQUIRE_2FA = "off"
     response = client.post(
         "/legacy/", upload_form(), HTTP_AUTHORIZATION=basic_auth("alice", "nope")
     )
@@ -203,6 +222,7 @@ def test_wrong_password_refused_when_policy_is_any(client, alice, settings):
 
 def test_password_uploads_share_the_login_failure_limit(client, alice, settings):
     settings.PACKYARD_UPLOAD_AUTH = "any"
+    settings.PACKYARD_REQUIRE_2FA = "off"
     failures, window = settings.PACKYARD_LOGIN_LIMIT
     wrong = basic_auth("alice", "nope")
     for _ in range(failures):

@@ -75,7 +75,9 @@ def _password_upload(request: HttpRequest, username: str, password: str) -> Uplo
         "Username/password uploads are not allowed on this index. Create an API token at "
         f"{_tokens_page()} and upload with the username __token__ and the token as the password."
     )
-    if policy == "tokens":
+    # Settings refuse to start with password uploads beside a 2FA policy; checked here again
+    # because a password upload never carries the second factor that policy demands.
+    if policy == "tokens" or settings.PACKYARD_REQUIRE_2FA != "off":
         raise UploadRefused(refusal, 403)
     try:
         user = password_check(request=request, username=username, password=password)
