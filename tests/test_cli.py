@@ -46,6 +46,22 @@ def test_user_and_token_create(run):
     assert " " not in token
 
 
+def test_read_only_token_create(run):
+    run(
+        "user",
+        "create",
+        "erin",
+        "--email",
+        "erin@example.com",
+        PACKYARD_PASSWORD="a long enough pass phrase 9",
+    )
+    result = run("token", "create", "erin", "--read-only")
+    assert result.returncode == 0, result.stderr
+    *summary, token = result.stdout.strip().splitlines()
+    assert "read-only" in summary[-1]
+    assert token.startswith("packyard-")
+
+
 def test_user_create_refuses_weak_password(run):
     result = run("user", "create", "erin", "--email", "erin@example.com", PACKYARD_PASSWORD="123")
     assert result.returncode != 0

@@ -158,6 +158,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         version_pattern=args.version or "",
         source_cidrs=tuple(args.source),
         single_use=args.single_use,
+        read_only=args.read_only,
     )
     expires: datetime | None = timezone.now() + args.expires if args.expires else None
     try:
@@ -226,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CIDR",
         help="only from this address range; repeatable",
     )
-    mint.add_argument("--single-use", action="store_true", help="good for one upload request")
+    mint.add_argument("--single-use", action="store_true", help="good for one request")
+    mint.add_argument(
+        "--read-only",
+        action="store_true",
+        help="reads a private index (its projects only, with --project), never uploads",
+    )
     mint.add_argument("--expires", type=parse_duration, help="lifetime, e.g. 90d, 12h, 2w")
     mint.add_argument("--description", default="created with packyard token create")
     mint.set_defaults(func=cmd_token_create)

@@ -1,5 +1,6 @@
 import base64
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,12 +10,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
+from pypitoken import Token
 
 from packyard.packages.models import Project, Role
 from packyard.tokens import disclosure
 from packyard.tokens.models import ApiToken
 from packyard.tokens.services import TokenScope, token_mint
 from tests.conftest import basic_auth, browser_for
+from tests.tokens.test_tokens import reissue
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +128,62 @@ def test_token_revokes_itself(client, alice):
     token.refresh_from_db()
     assert token.revoked_reason == "self"
     again = client.delete("/_/tokens/current", HTTP_AUTHORIZATION=basic_auth("__token__", raw))
-    assert again.status_code == 204
+    assert again.status_code == 403
+    assert b"revoked" in again.content
+
+
+def _revoke(client, raw: str, **extra: str):
+    return client.delete("/_/tokens/current", HTTP_AUTHORIZATION=f"Bearer {raw}", **extra)
+
+
+def test_expired_narrowed_copy_cannot_revoke_its_parent(client, alice):
+    token, raw = token_mint(user=alice, description="ci job")
+    now = int(time.time())
+    expired = Token.load(raw).restrict(not_before=now - 100, not_after=now - 10).dump()
+    response = _revoke(client, expired)
+    assert response.status_code == 403
+    assert b"expired" in response.content
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+def test_copy_narrowed_to_projects_cannot_revoke_its_parent(client, alice):
+    token, raw = token_mint(user=alice, description="ci job")
+    narrowed = Token.load(raw).restrict(project_names=["one-of-many"]).dump()
+    response = _revoke(client, narrowed)
+    assert response.status_code == 403
+    assert b"cannot revoke" in response.content
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+def test_token_scoped_when_made_still_revokes_itself(client, alice):
+    project = Project.objects.create(name="solo", normalized_name="solo")
+    Role.objects.create(project=project, user=alice, role_name=Role.OWNER)
+    scope = TokenScope(projects=(("solo", str(project.id)),))
+    _, raw = token_mint(user=alice, description="ci job", scope=scope)
+    assert _revoke(client, raw).status_code == 204
+
+
+def test_copy_restricted_to_other_addresses_cannot_revoke(client, alice):
+    token, _ = token_mint(user=alice, description="ci job")
+    elsewhere = reissue(token, [*token.caveats, json.dumps([102, ["192.0.2.0/24"]])])
+    assert _revoke(client, elsewhere, REMOTE_ADDR="198.51.100.7").status_code == 403
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+def test_refused_self_revocations_count_toward_the_token_failure_limit(client, alice, monkeypatch):
+    from packyard.accounts.ratelimit import Limit
+    from packyard.tokens import services as token_services
+
+    monkeypatch.setattr(token_services, "TOKEN_FAILURES_PER_IP", Limit("token-ip", 3, 300))
+    for _ in range(3):
+        assert _revoke(client, "packyard-AAAA").status_code == 403
+    _, raw = token_mint(user=alice, description="ci job")
+    limited = _revoke(client, raw)
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) > 0
 
 
 def test_self_revocation_needs_a_genuine_token(client, alice):

@@ -77,7 +77,7 @@ def test_random_caveats_appended_to_a_real_token_verify_only_if_understood(alice
     except CaveatError:
         understood = "refused"
     try:
-        token_authenticate(raw=f"packyard-{parsed.serialize()}", for_upload=False)
+        token_authenticate(raw=f"packyard-{parsed.serialize()}")
     except TokenError:
         return
     assert understood != "refused"

@@ -1,20 +1,32 @@
-"""Who may read the index: anyone by default; on a private index, a session or an API token."""
+"""Who may read the index: anyone by default. On a private index (PACKYARD_PRIVATE): a session
+whose account is in good standing, or an API token, which reads only its projects."""
 
 import base64
 import binascii
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
+from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
 from packyard.http import client_ip, plain_error, unauthorized
-from packyard.tokens.services import TokenError, token_authenticate, token_failures_message
+from packyard.packages.models import Project
+from packyard.tokens.services import (
+    TokenError,
+    TokenIdentity,
+    token_authenticate,
+    token_failures_message,
+)
+from packyard.twofactor.services import user_has_two_factor
 
 View = Callable[..., HttpResponseBase]
+READER_ATTRIBUTE = "packyard_reader"
 
 
 def token_from_header(request: HttpRequest) -> str | None:
@@ -33,32 +45,128 @@ def token_from_header(request: HttpRequest) -> str | None:
     return password if username == "__token__" else None
 
 
-def may_read(request: HttpRequest) -> bool:
-    """Raises RateLimited for an address with too many failed token checks."""
-    if not settings.PACKYARD_PRIVATE or request.user.is_authenticated:
+@dataclass(frozen=True)
+class Reader:
+    """Who is reading. `identity` is the token read with, if any: it may name its projects."""
+
+    identity: TokenIdentity | None = None
+
+    @property
+    def limited_to_projects(self) -> bool:
+        return self.identity is not None and self.identity.limited_to_projects
+
+    def may_read(self, project: Project) -> bool:
+        if self.identity is None:
+            return True
+        return self.identity.may_read(
+            project_name=project.normalized_name, project_id=str(project.id)
+        )
+
+
+EVERYONE = Reader()
+
+
+def reader(request: HttpRequest) -> Reader:
+    """The reader that read_access let in (everyone, outside a read_access view)."""
+    found = getattr(request, READER_ATTRIBUTE, EVERYONE)
+    assert isinstance(found, Reader)
+    return found
+
+
+def require_readable(request: HttpRequest, normalized_name: str) -> None:
+    """404 for a project this reader's token does not reach, as for one that does not exist:
+    a project-scoped token does not learn which other projects there are."""
+    found = reader(request)
+    if not found.limited_to_projects:
+        return
+    project = Project.objects.filter(normalized_name=normalized_name).only("id").first()
+    if project is None or not found.may_read(project):
+        raise Http404("No such project")
+
+
+def account_may_read(user: User, *, by_operator: bool = False) -> str | None:
+    """Why this account may not read a private index yet, or None when it may."""
+    if not user.is_active:
+        return "This account is disabled."
+    if not user.email_verified:
+        return "Verify your email address before reading this index."
+    if settings.PACKYARD_REQUIRE_2FA == "all" and not by_operator and not user_has_two_factor(user):
+        return "Set up two-factor authentication before reading this index."
+    return None
+
+
+def is_browser(request: HttpRequest) -> bool:
+    """A person's browser rather than an installer. Browsers say how they fetch (Sec-Fetch-Mode)
+    and ask for XHTML beside HTML; pip also lists text/html in Accept (at q=0.01), so that alone
+    does not tell them apart."""
+    if request.headers.get("Sec-Fetch-Mode"):
         return True
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept and "application/xhtml+xml" in accept
+
+
+class ReadRefused(Exception):
+    def __init__(self, response: HttpResponse) -> None:
+        super().__init__(response.reason_phrase)
+        self.response = response
+
+
+def _refuse(request: HttpRequest, message: str, *, status: int = 403) -> ReadRefused:
+    if is_browser(request):
+        return ReadRefused(_to_account_page(request, message))
+    return ReadRefused(plain_error(status, message))
+
+
+def _to_account_page(request: HttpRequest, message: str) -> HttpResponse:
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    messages.info(request, message)
+    return redirect("accounts:manage")
+
+
+def read_as(request: HttpRequest) -> Reader:
+    """Decide who reads; raises ReadRefused with the answer for a reader who may not."""
+    if not settings.PACKYARD_PRIVATE:
+        return EVERYONE
+    user = request.user
+    if isinstance(user, User) and user.is_authenticated:
+        why = account_may_read(user)
+        if why is not None:
+            raise _refuse(request, why)
+        return EVERYONE
     raw = token_from_header(request)
     if raw is None:
-        return False
+        if is_browser(request):
+            raise ReadRefused(redirect_to_login(request.get_full_path()))
+        raise ReadRefused(
+            unauthorized("This index is private: use __token__ and an API token as credentials.")
+        )
     try:
-        identity = token_authenticate(raw=raw, client_ip=client_ip(request), for_upload=False)
-    except TokenError:
-        return False
-    return identity.user.is_active
+        identity = token_authenticate(raw=raw, client_ip=client_ip(request), action="read")
+    except RateLimited as exc:
+        response = plain_error(429, token_failures_message(exc))
+        response["Retry-After"] = str(exc.retry_after)
+        raise ReadRefused(response) from None
+    except TokenError as exc:
+        raise ReadRefused(unauthorized(str(exc))) from None
+    why = account_may_read(identity.user, by_operator=identity.token.minted_by_operator)
+    if why is not None:
+        raise ReadRefused(plain_error(403, why))
+    return Reader(identity=identity)
 
 
 def read_refusal(request: HttpRequest, *, limited_status: int = 429) -> HttpResponse | None:
-    """The answer for a reader who may not read: 401, or `limited_status` after too many bad
-    tokens from the reader's address."""
+    """The answer for a reader who may not read, or None. `limited_status` replaces 429 after
+    too many bad tokens (a front proxy's auth_request passes on only 401 and 403)."""
     try:
-        allowed = may_read(request)
-    except RateLimited as exc:
-        response = plain_error(limited_status, token_failures_message(exc))
-        response["Retry-After"] = str(exc.retry_after)
+        setattr(request, READER_ATTRIBUTE, read_as(request))
+    except ReadRefused as refused:
+        response = refused.response
+        if response.status_code == 429:
+            response.status_code = limited_status
         return response
-    if allowed:
-        return None
-    return unauthorized("This index is private: use __token__ and an API token as credentials.")
+    return None
 
 
 def read_access(view: View) -> View:
@@ -76,3 +184,18 @@ def read_access(view: View) -> View:
         return response
 
     return wrapper
+
+
+def web_pages_access(view: View) -> View:
+    """The web pages of a private index (home, search, users, projects) read with a session or
+    a token that reaches every project of its user; a project-scoped token reads the index API."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if reader(request).limited_to_projects:
+            return plain_error(
+                403, "A project-scoped token reads the index API (/simple/, /pypi/), not the pages."
+            )
+        return view(request, *args, **kwargs)
+
+    return read_access(wrapper)

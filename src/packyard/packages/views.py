@@ -15,7 +15,13 @@ from packaging.utils import canonicalize_name
 from packyard.accounts.models import User
 from packyard.http import plain_error
 from packyard.packages import jsonapi, pages, simple
-from packyard.packages.access import read_access, read_refusal
+from packyard.packages.access import (
+    read_access,
+    read_refusal,
+    reader,
+    require_readable,
+    web_pages_access,
+)
 from packyard.packages.files import serve_stored
 from packyard.packages.models import File, Project, Release
 from packyard.packages.queries import ProjectListing, project_listing
@@ -60,8 +66,26 @@ def simple_index(request: HttpRequest) -> HttpResponse:
     if negotiated is None:
         return _not_acceptable()
     key, content_type = _simple_key(negotiated, "/simple/")
+    if reader(request).limited_to_projects:
+        return _scoped_index(request, negotiated, content_type)
     page = pages.index_page(key, gzipped=_accepts_gzip(request))
     return _page_response(request, page, content_type=content_type, vary_accept=True)
+
+
+def _scoped_index(request: HttpRequest, negotiated: str, content_type: str) -> HttpResponse:
+    """The root for a token that names its projects: those projects only, rendered for it."""
+    who = reader(request)
+    projects = [
+        project
+        for project in Project.objects.filter(quarantined=False)
+        .order_by("normalized_name")
+        .only("id", "name", "normalized_name")
+        if who.may_read(project)
+    ]
+    render_index = simple.index_json if negotiated == simple.JSON_V1 else simple.index_html
+    response = HttpResponse(render_index(projects), content_type=content_type)
+    response["Vary"] = "Accept"
+    return response
 
 
 @require_safe
@@ -76,6 +100,7 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
     negotiated = simple.negotiate(request)
     if negotiated is None:
         return _not_acceptable()
+    require_readable(request, normalized)
     key, content_type = _simple_key(negotiated, f"/simple/{normalized}/")
     page = pages.project_page(normalized, key, gzipped=_accepts_gzip(request))
     if page is None:
@@ -86,10 +111,36 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
 @never_cache
 @require_safe
 def read_check(request: HttpRequest) -> HttpResponse:
-    """For a front proxy's auth_request: 204 if this request's credentials may read the index,
-    else the 401 a reader would get, or 403 for an address with too many failed token checks
-    (nginx's auth_request passes on only 401 and 403; anything else becomes a 500)."""
-    return read_refusal(request, limited_status=403) or HttpResponse(status=204)
+    """For a front proxy's auth_request: 204 if this request's credentials may read the index
+    address in X-Original-URI, else the 401 a reader would get, or 403 for a project the token
+    does not reach and for an address with too many failed token checks (nginx's auth_request
+    passes on only 401 and 403; anything else becomes a 500)."""
+    refusal = read_refusal(request, limited_status=403)
+    if refusal is not None:
+        return refusal
+    if reader(request).limited_to_projects:
+        target = request.headers.get("X-Original-URI", "")
+        name = front_proxy_project(target)
+        try:
+            if name is None:
+                raise Http404
+            require_readable(request, name)
+        except Http404:
+            return plain_error(
+                403, "This token reads only its own projects' pages, from Packyard itself."
+            )
+    return HttpResponse(status=204)
+
+
+def front_proxy_project(uri: str) -> str | None:
+    """The project a front proxy's page address is for: /simple/<name>/ or /pypi/<name>/json
+    (the only pages it serves itself); None for anything else."""
+    parts = uri.split("?", 1)[0].split("/")
+    if len(parts) == 4 and parts[1] == "simple" and parts[2] and parts[3] == "":
+        return canonicalize_name(parts[2])
+    if len(parts) == 4 and parts[1] == "pypi" and parts[2] and parts[3] == "json":
+        return canonicalize_name(parts[2])
+    return None
 
 
 @require_safe
@@ -98,11 +149,13 @@ def file_download(request: HttpRequest, path: str) -> HttpResponseBase:
     if path.endswith(".metadata"):
         file = (
             File.objects.filter(metadata_path=path, release__project__quarantined=False)
+            .select_related("release__project")
             .exclude(metadata_path="")
             .first()
         )
         if file is None:
             raise Http404("No such file")
+        require_readable(request, file.release.project.normalized_name)
         return serve_stored(
             request,
             path=path,
@@ -110,9 +163,14 @@ def file_download(request: HttpRequest, path: str) -> HttpResponseBase:
             size=default_storage.size(path),
             sha256=file.metadata_sha256,
         )
-    file = File.objects.filter(path=path, release__project__quarantined=False).first()
+    file = (
+        File.objects.filter(path=path, release__project__quarantined=False)
+        .select_related("release__project")
+        .first()
+    )
     if file is None:
         raise Http404("No such file")
+    require_readable(request, file.release.project.normalized_name)
     return serve_stored(
         request, path=path, filename=file.filename, size=file.size, sha256=file.sha256_digest
     )
@@ -127,6 +185,7 @@ def _listing_or_404(name: str) -> ProjectListing:
 @read_access
 def json_project(request: HttpRequest, name: str) -> HttpResponse:
     normalized = canonicalize_name(name)
+    require_readable(request, normalized)
     api_key = pages.project_keys(normalized)[2]
     page = pages.project_page(normalized, api_key, gzipped=_accepts_gzip(request))
     if page is None:
@@ -137,6 +196,7 @@ def json_project(request: HttpRequest, name: str) -> HttpResponse:
 @require_safe
 @read_access
 def json_release(request: HttpRequest, name: str, version: str) -> HttpResponse:
+    require_readable(request, canonicalize_name(name))
     listing = _listing_or_404(name)
     release = _find_release(listing, version)
     data = jsonapi.release_data(listing, release)
@@ -159,6 +219,7 @@ def project_page(request: HttpRequest, name: str, version: str | None = None) ->
         args: list[str] = [normalized] if version is None else [normalized, version]
         view = "packages:project" if version is None else "packages:release"
         return redirect(reverse(view, args=args), permanent=True)
+    require_readable(request, normalized)
     listing = _listing_or_404(normalized)
     release = listing.latest if version is None else _find_release(listing, version)
     if release is None:
@@ -175,7 +236,7 @@ def project_page(request: HttpRequest, name: str, version: str | None = None) ->
 
 
 @require_safe
-@read_access
+@web_pages_access
 def home(request: HttpRequest) -> HttpResponse:
     recent = list(
         Release.objects.filter(project__quarantined=False)
@@ -212,7 +273,7 @@ def _search(query: str) -> QuerySet[Project]:
 
 
 @require_safe
-@read_access
+@web_pages_access
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     page = None
@@ -222,7 +283,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-@read_access
+@web_pages_access
 def user_page(request: HttpRequest, username: str) -> HttpResponse:
     profile = get_object_or_404(User, username__iexact=username, is_active=True)
     projects = Project.objects.filter(roles__user=profile, quarantined=False).order_by(

@@ -1,6 +1,5 @@
 """Machine endpoints about tokens: leak reports from secret scanners, and self-revocation."""
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -10,7 +9,13 @@ from packyard.accounts.services import security_email_send
 from packyard.http import client_ip, content_length, plain_error
 from packyard.packages.access import token_from_header
 from packyard.tokens import disclosure
-from packyard.tokens.services import token_find_genuine, token_revoke
+from packyard.tokens.services import (
+    TokenError,
+    token_authenticate,
+    token_failures_message,
+    token_find_genuine,
+    token_revoke,
+)
 
 MAX_REPORT_BYTES = 1024 * 1024
 REPORTS_PER_IP = Limit("disclosure-ip", 60, 60)
@@ -63,15 +68,19 @@ def _revoke_leaked(request: HttpRequest, report: disclosure.Report) -> None:
 @csrf_exempt  # authenticated by the token itself, in a header
 @require_http_methods(["DELETE"])
 def revoke_current_token(request: HttpRequest) -> HttpResponse:
-    """DELETE /_/tokens/current: a token revokes itself, e.g. at the end of a CI job."""
+    """DELETE /_/tokens/current: a token revokes itself, e.g. at the end of a CI job. Every
+    caveat must hold first (an expired or narrowed copy must not end a live token), and refusals
+    count toward the address's limit on failed token checks."""
     raw = token_from_header(request)
     if raw is None:
-        response = plain_error(401, "Send the token to revoke as the credential.")
-        response["WWW-Authenticate"] = f'Basic realm="{settings.SITE_NAME}"'
+        return plain_error(401, "Send the token to revoke as the credential.")
+    try:
+        identity = token_authenticate(raw=raw, client_ip=client_ip(request), action="revoke")
+    except RateLimited as exc:
+        response = plain_error(429, token_failures_message(exc))
+        response["Retry-After"] = str(exc.retry_after)
         return response
-    token = token_find_genuine(raw=raw)
-    if token is None:
-        return plain_error(403, "Invalid or non-existent authentication information.")
-    if token.revoked_at is None:
-        token_revoke(token=token, request=request, reason="self")
+    except TokenError as exc:
+        return plain_error(403, str(exc))
+    token_revoke(token=identity.token, request=request, reason="self")
     return HttpResponse(status=204)

@@ -34,6 +34,8 @@ class Context:
     project_name: str | None = None
     project_id: str | None = None
     version: str | None = None
+    # What the token is doing: "upload", "read" (a private index) or "revoke" (itself).
+    action: str = "upload"
 
 
 class Caveat:
@@ -124,6 +126,8 @@ class ExistingProjectsOnly(Caveat):
     needs_project = True
 
     def verify(self, context: Context) -> None:
+        if context.action != "upload":
+            return  # a rule about creating projects: reading creates none
         if context.project_id is None:
             raise CaveatFailed(
                 f"token may only upload to existing projects, and {context.project_name!r} "
@@ -152,6 +156,8 @@ class VersionPattern(Caveat):
     pattern: str
 
     def verify(self, context: Context) -> None:
+        if context.action != "upload":
+            return  # a rule about the versions uploaded: every version of the project reads
         specifier = version_specifier(self.pattern)
         try:
             version = Version(context.version or "")
@@ -193,12 +199,28 @@ class SourceAddresses(Caveat):
 
 @dataclass(frozen=True)
 class SingleUse(Caveat):
-    """Good for one upload request; the server revokes the token as it is used."""
+    """Good for one request of any kind (an upload, a read of a private index, a revocation);
+    the server revokes the token as it is used."""
 
     tag = 103
 
     def verify(self, context: Context) -> None:
         return  # enforced where the token is claimed, which needs the database
+
+    def dump(self) -> list[Any]:
+        return [self.tag]
+
+
+@dataclass(frozen=True)
+class ReadOnly(Caveat):
+    """Reads a private index (within the token's projects) and never uploads: for CI installs
+    and mirrors. A holder can add it offline to make a read-only copy of any token."""
+
+    tag = 104
+
+    def verify(self, context: Context) -> None:
+        if context.action == "upload":
+            raise CaveatFailed("token is read-only: it cannot upload")
 
     def dump(self) -> list[Any]:
         return [self.tag]
@@ -244,6 +266,7 @@ PARSERS: dict[int, tuple[int, Callable[[list[Any]], Caveat]]] = {
     101: (1, lambda f: _version_pattern(f[0])),
     102: (1, lambda f: _source_addresses(f[0])),
     103: (0, lambda f: SingleUse()),
+    104: (0, lambda f: ReadOnly()),
 }
 
 

@@ -47,7 +47,11 @@ class TokenCreateForm(forms.Form):
         required=False,
         help_text="Address ranges in CIDR form, separated by commas, e.g. 203.0.113.0/24.",
     )
-    single_use = forms.BooleanField(label="Single use (one upload request)", required=False)
+    single_use = forms.BooleanField(label="Single use (one request)", required=False)
+    read_only = forms.BooleanField(
+        label="Read-only: reads a private index, never uploads (for CI installs and mirrors)",
+        required=False,
+    )
     expiry = forms.ChoiceField(label="Expires", required=False)
     expires_on = forms.DateField(
         label="Expiry date",
@@ -96,4 +100,5 @@ class TokenCreateForm(forms.Form):
             version_pattern=data["version_pattern"].strip(),
             source_cidrs=data["source_cidrs"],
             single_use=data["single_use"],
+            read_only=data["read_only"],
         )

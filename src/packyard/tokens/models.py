@@ -66,6 +66,8 @@ class ApiToken(models.Model):
             parts.append("from " + ", ".join(self.scope["source_cidrs"]))
         if self.scope.get("single_use"):
             parts.append("single use")
+        if self.scope.get("read_only"):
+            parts.append("read-only")
         return "; ".join(parts)
 
     @property

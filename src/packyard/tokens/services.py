@@ -34,6 +34,7 @@ from packyard.tokens.caveats import (
     Expiration,
     ProjectID,
     ProjectName,
+    ReadOnly,
     RequestUser,
     SingleUse,
     SourceAddresses,
@@ -67,7 +68,12 @@ class TokenIdentity:
     caveats: list[Caveat] = field(default_factory=list)
 
     def check_project(
-        self, *, project_name: str, project_id: str | None, version: str | None = None
+        self,
+        *,
+        project_name: str,
+        project_id: str | None,
+        version: str | None = None,
+        action: str = "upload",
     ) -> None:
         context = Context(
             now=int(time.time()),
@@ -75,6 +81,7 @@ class TokenIdentity:
             project_name=project_name,
             project_id=project_id,
             version=version,
+            action=action,
         )
         for caveat in self.caveats:
             if caveat.needs_project:
@@ -82,6 +89,18 @@ class TokenIdentity:
                     caveat.verify(context)
                 except CaveatFailed as exc:
                     raise TokenScopeError(f"Invalid API Token: {exc}") from None
+
+    @property
+    def limited_to_projects(self) -> bool:
+        """Does the token name its projects (rather than reach all of its user's)?"""
+        return any(isinstance(caveat, ProjectName | ProjectID) for caveat in self.caveats)
+
+    def may_read(self, *, project_name: str, project_id: str) -> bool:
+        try:
+            self.check_project(project_name=project_name, project_id=project_id, action="read")
+        except TokenScopeError:
+            return False
+        return True
 
 
 def _key_for(token: ApiToken) -> bytes:
@@ -100,6 +119,7 @@ class TokenScope:
     version_pattern: str = ""
     source_cidrs: tuple[str, ...] = ()
     single_use: bool = False
+    read_only: bool = False
 
     def caveats(self, user: User) -> list[Caveat]:
         found: list[Caveat] = []
@@ -118,6 +138,8 @@ class TokenScope:
             found.append(SourceAddresses(cidrs=self.source_cidrs))
         if self.single_use:
             found.append(SingleUse())
+        if self.read_only:
+            found.append(ReadOnly())
         return found
 
     def check(self) -> None:
@@ -140,6 +162,7 @@ class TokenScope:
             "version_pattern": self.version_pattern,
             "source_cidrs": list(self.source_cidrs),
             "single_use": self.single_use,
+            "read_only": self.read_only,
         }
 
 
@@ -273,44 +296,55 @@ def token_failures_message(limited: RateLimited) -> str:
     )
 
 
-def token_authenticate(*, raw: str, client_ip: str = "", for_upload: bool = True) -> TokenIdentity:
+def token_authenticate(*, raw: str, client_ip: str = "", action: str = "upload") -> TokenIdentity:
     """Check a presented token up to the point where the project matters.
 
     Order: parse, look up by identifier, derive the key, verify the signature, then every caveat
     (the stored ones and the ones presented, which a holder may have added offline). A
-    single-use token is spent here, by its first upload request, whatever that upload's fate.
+    single-use token is spent here, by its first request of any kind, whatever that request's
+    fate. `action` is "upload", "read" (a private index) or "revoke" (the token ends itself, which
+    a copy narrowed offline to projects may not do: it would end the wider token it came from).
     Raises RateLimited, before any of that, for an address with too many recent failures.
     """
     if not client_ip:
-        return _authenticate(raw=raw, client_ip=client_ip, for_upload=for_upload)
+        return _authenticate(raw=raw, client_ip=client_ip, action=action)
     TOKEN_FAILURES_PER_IP.hit(client_ip)  # counted before the check; a good token gives it back
-    identity = _authenticate(raw=raw, client_ip=client_ip, for_upload=for_upload)
+    identity = _authenticate(raw=raw, client_ip=client_ip, action=action)
     TOKEN_FAILURES_PER_IP.give_back(client_ip)
     return identity
 
 
-def _authenticate(*, raw: str, client_ip: str, for_upload: bool) -> TokenIdentity:
+def _authenticate(*, raw: str, client_ip: str, action: str) -> TokenIdentity:
     token, presented = _lookup(raw)
     if token.revoked_at is not None:
         raise TokenError("Invalid API Token: token has been revoked")
     if token.is_expired:
         raise TokenError("Invalid API Token: token is expired")
     caveats: list[Caveat] = []
+    added_offline = {text for text in presented if text not in token.caveats}
     for text in [*token.caveats, *presented]:
         try:
             caveat = caveat_parse(text)
         except CaveatError as exc:
             raise TokenError(f"Invalid API Token: unsupported restriction ({exc})") from None
-        if caveat is not None:
-            caveats.append(caveat)
-    context = Context(now=int(time.time()), user_id=str(token.user_id), client_ip=client_ip)
+        if caveat is None:
+            continue
+        if action == "revoke" and caveat.needs_project and text in added_offline:
+            raise TokenError(
+                "Invalid API Token: a copy narrowed to projects cannot revoke the token it was "
+                "made from; revoke it on the API tokens page."
+            )
+        caveats.append(caveat)
+    context = Context(
+        now=int(time.time()), user_id=str(token.user_id), client_ip=client_ip, action=action
+    )
     for caveat in caveats:
         if not caveat.needs_project:
             try:
                 caveat.verify(context)
             except CaveatFailed as exc:
                 raise TokenError(f"Invalid API Token: {exc}") from None
-    if for_upload and any(isinstance(caveat, SingleUse) for caveat in caveats):
+    if any(isinstance(caveat, SingleUse) for caveat in caveats):
         _spend(token)
     return TokenIdentity(token=token, user=token.user, caveats=caveats)
 

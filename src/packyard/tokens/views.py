@@ -36,6 +36,7 @@ def _like(request: HttpRequest, user: User) -> dict[str, object]:
         "version_pattern": scope.get("version_pattern", ""),
         "source_cidrs": ", ".join(scope.get("source_cidrs", [])),
         "single_use": scope.get("single_use", False),
+        "read_only": scope.get("read_only", False),
     }
 
 
