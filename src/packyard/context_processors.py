@@ -3,4 +3,10 @@ from django.http import HttpRequest
 
 
 def site(request: HttpRequest) -> dict[str, object]:
-    return {"site_name": settings.SITE_NAME, "base_url": settings.BASE_URL}
+    from packyard.accounts.services import registration_open
+
+    return {
+        "site_name": settings.SITE_NAME,
+        "base_url": settings.BASE_URL,
+        "registration_open": registration_open(),
+    }

@@ -221,6 +221,11 @@ PACKYARD_UPLOAD_AUTH = env_choice(
     "PACKYARD_UPLOAD_AUTH", "tokens", ("tokens", "tokens-if-2fa", "any")
 )
 PACKYARD_PRIVATE = env_bool("PACKYARD_PRIVATE", default=False)
+# Who may register themselves: the email domains listed (lower case). Empty: anyone on a public
+# index, nobody on a private one (accounts then come from the operator or a staff invitation).
+PACKYARD_REGISTRATION_DOMAINS = [
+    domain.lower().lstrip("@") for domain in env_list("PACKYARD_REGISTRATION_DOMAINS")
+]
 # How long installers and caches may keep a simple or JSON API page: PyPI's ten minutes by
 # default. Answers carry ETags, so a client that revalidates pays a 304.
 PACKYARD_INDEX_MAX_AGE = env_int("PACKYARD_INDEX_MAX_AGE", 600)

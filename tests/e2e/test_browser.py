@@ -71,10 +71,12 @@ def test_new_user_journey_to_totp_and_recovery_code(page: Page, server: Server, 
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Confirm password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(re.compile("/manage/account/$"))
+    page.get_by_text("Check your email").wait_for()
     link = re.search(r"http://\S+/account/verify-email/\S+", server.mail_to("journey@example.com"))
     page.goto(link.group(0))
     page.get_by_text("verified").first.wait_for()
+    log_in_with_password(page, server, "journey")  # the account logs in once it is verified
+    page.wait_for_url(re.compile("/manage/account/"))
     # The policy sends an account without a second factor to set one up.
     page.goto(f"{server.url}/manage/account/tokens/")
     assert page.url.endswith("/manage/account/two-factor/")

@@ -191,6 +191,7 @@ SENSITIVE = {
     "packages:delete-release",
     "packages:delete-project",
     "packages:collaborators",
+    "accounts:invite-user",
 }
 # Pages under /manage/ that only show things, or only end sessions (which protects the user).
 NOT_SENSITIVE = {

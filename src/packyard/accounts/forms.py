@@ -3,11 +3,15 @@ from typing import Any
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
-from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, RegexValidator
 
 from packyard.accounts.ratelimit import RateLimited
-from packyard.accounts.services import LOGIN_FAILURES_PER_KNOWN_DEVICE, MAX_PASSWORD_LENGTH
+from packyard.accounts.services import (
+    LOGIN_FAILURES_PER_KNOWN_DEVICE,
+    MAX_PASSWORD_LENGTH,
+    USERNAME_PATTERN,
+    USERNAME_RULE,
+)
 
 
 def password_field(label: str, autocomplete: str) -> forms.CharField:
@@ -22,8 +26,8 @@ def password_field(label: str, autocomplete: str) -> forms.CharField:
 class RegisterForm(forms.Form):
     username = forms.CharField(
         max_length=50,
-        validators=[UnicodeUsernameValidator()],
-        help_text="Letters, digits and @ . + - _ only; 50 characters at most.",
+        validators=[RegexValidator(USERNAME_PATTERN, f"A username is {USERNAME_RULE}.")],
+        help_text="ASCII letters, digits and . _ - only; 50 characters at most.",
         widget=forms.TextInput(attrs={"autocomplete": "username"}),
     )
     email = forms.EmailField(
@@ -32,8 +36,17 @@ class RegisterForm(forms.Form):
     password = password_field("Password", "new-password")
     password_confirm = password_field("Confirm password", "new-password")
 
+    def __init__(self, *args: Any, email: str | None = None, **kwargs: Any) -> None:
+        """With `email`, for an invitation: the address is the invited one, not a field."""
+        super().__init__(*args, **kwargs)
+        self.fixed_email = email
+        if email is not None:
+            del self.fields["email"]
+
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
+        if self.fixed_email is not None:
+            data["email"] = self.fixed_email
         password = data.get("password")
         if password and password != data.get("password_confirm"):
             self.add_error("password_confirm", "The two passwords differ.")
@@ -112,3 +125,7 @@ class ReauthForm(forms.Form):
         if user is None or user.pk != self.user.pk:
             raise forms.ValidationError("That password is not right.")
         return password
+
+
+class InviteUserForm(forms.Form):
+    email = forms.EmailField(max_length=254, label="Their email address")

@@ -1,6 +1,8 @@
 """Account operations: creating users, checking passwords under rate limits, verifying email."""
 
+import re
 from collections.abc import Sequence
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -10,6 +12,7 @@ from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from packyard.accounts.devices import device_key
 from packyard.accounts.events import event_record
@@ -37,6 +40,10 @@ LOGIN_FAILURES_FROM_STRANGERS = Backoff(
 RESET_MAILS_PER_ADDRESS = Limit("reset-mail", 3, 3600)
 RESET_MAILS_PER_IP = Limit("reset-mail-ip", 10, 3600)
 VERIFY_MAILS_PER_USER = Limit("verify-mail", 3, 3600)
+REGISTRATIONS_PER_IP = Limit("register-ip", 5, 3600)
+UNVERIFIED_ACCOUNT_AGE = timedelta(days=7)
+INVITATION_SALT = "packyard.accounts.invite-user"
+INVITATION_MAX_AGE = 7 * 86400
 
 
 def mail_allowed(limits: Sequence[tuple[Counter, str]]) -> bool:
@@ -52,6 +59,19 @@ class AccountError(Exception):
     pass
 
 
+# Usernames appear in URLs, mail and security history: plain ASCII, so that no look-alike
+# letters from other scripts (or fullwidth forms) can copy someone else's name.
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,48}[A-Za-z0-9])?")
+USERNAME_RULE = (
+    "1 to 50 ASCII letters, digits and . _ - (starting and ending with a letter or digit)"
+)
+
+
+def username_check(username: str) -> None:
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise AccountError(f"A username is {USERNAME_RULE}.")
+
+
 def user_find(*, username: str) -> User | None:
     return User.objects.filter(username__iexact=username).first()
 
@@ -64,6 +84,7 @@ def user_create(
     verified: bool = False,
     superuser: bool = False,
 ) -> User:
+    username_check(username)
     if User.objects.filter(username__iexact=username).exists():
         raise AccountError("That username is taken.")
     if User.objects.annotate(e=Lower("email")).filter(e=email.lower()).exists():
@@ -166,3 +187,88 @@ def security_email_send(*, user: User, subject: str, template: str, **context: o
         from_email=None,
         recipient_list=[user.email],
     )
+
+
+# --- registration ------------------------------------------------------------------------------
+
+
+def registration_open(email: str | None = None) -> bool:
+    """May people register themselves (with this address)? See PACKYARD_REGISTRATION_DOMAINS."""
+    domains = settings.PACKYARD_REGISTRATION_DOMAINS
+    if not domains:
+        return not settings.PACKYARD_PRIVATE
+    if email is None:
+        return True
+    return email.rpartition("@")[2].lower() in domains
+
+
+def user_by_email(email: str) -> User | None:
+    return User.objects.annotate(e=Lower("email")).filter(e=email.lower()).first()
+
+
+def registration_submit(*, username: str, email: str, password: str, request: HttpRequest) -> None:
+    """Self-registration. The caller answers the same whether or not the address is known: a
+    known address gets a mail telling its owner, a new one an account and a verification link.
+    The account logs in once the link is opened; unverified accounts go after seven days."""
+    if not registration_open(email):
+        raise AccountError("This index does not take registrations from that address.")
+    unverified_accounts_delete()
+    owner = user_by_email(email)
+    if owner is not None:
+        security_email_send(
+            user=owner,
+            subject="Someone tried to register with your address",
+            template="accounts/email/register_known.txt",
+        )
+        return
+    user = user_create(username=username, email=email, password=password)
+    event_record(user=user, tag="account:create", request=request)
+    email_verification_send(user=user)
+
+
+def unverified_accounts_delete() -> int:
+    """Remove accounts whose address was never verified within UNVERIFIED_ACCOUNT_AGE: a name
+    registered and abandoned (or registered to squat) comes free again."""
+    cutoff = timezone.now() - UNVERIFIED_ACCOUNT_AGE
+    doomed = list(
+        User.objects.filter(
+            email_verified=False, date_joined__lt=cutoff, is_staff=False, roles__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    User.objects.filter(pk__in=doomed).delete()
+    return len(doomed)
+
+
+def user_invitation_send(*, email: str, invited_by: User, request: HttpRequest) -> None:
+    """Staff invite a person to make an account (on a closed index): a link good for 7 days."""
+    if user_by_email(email) is not None:
+        raise AccountError("An account already uses that address.")
+    token = signing.dumps({"e": email.lower(), "by": str(invited_by.pk)}, salt=INVITATION_SALT)
+    link = settings.BASE_URL + reverse("accounts:register-invited", args=[token])
+    send_mail(
+        subject=f"[{settings.SITE_NAME}] You are invited to make an account",
+        message=render_to_string(
+            "accounts/email/invite_user.txt",
+            {"link": link, "site_name": settings.SITE_NAME, "invited_by": invited_by},
+        ),
+        from_email=None,
+        recipient_list=[email],
+    )
+    event_record(user=invited_by, tag="account:user_invited", request=request, email=email)
+
+
+def user_invitation_email(token: str) -> str:
+    """The address an invitation is for; AccountError when it is not (or no longer) good."""
+    try:
+        data = signing.loads(token, salt=INVITATION_SALT, max_age=INVITATION_MAX_AGE)
+    except signing.SignatureExpired:
+        raise AccountError("This invitation has expired: ask for a new one.") from None
+    except signing.BadSignature:
+        raise AccountError("This invitation link is not valid.") from None
+    inviter = User.objects.filter(pk=data.get("by"), is_active=True, is_staff=True).first()
+    if inviter is None:
+        raise AccountError("This invitation was withdrawn: ask for a new one.")
+    email = str(data.get("e", ""))
+    if user_by_email(email) is not None:
+        raise AccountError("This invitation was used: log in instead.")
+    return email

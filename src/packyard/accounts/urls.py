@@ -10,6 +10,12 @@ urlpatterns = [
     path("account/login/", views.login_view, name="login"),
     path("account/logout/", views.logout_view, name="logout"),
     path("account/register/", views.register_view, name="register"),
+    path(
+        "account/register/invited/<str:token>/",
+        views.register_invited_view,
+        name="register-invited",
+    ),
+    path("manage/invite-user/", views.invite_user_view, name="invite-user"),
     path("account/verify-email/<str:token>/", views.verify_email_view, name="verify-email"),
     path("account/verify-email-again/", views.resend_verification_view, name="resend-verification"),
     path("account/reset-password/", views.PasswordResetView.as_view(), name="password-reset"),

@@ -22,6 +22,7 @@ from packyard.accounts.events import event_record
 from packyard.accounts.forms import (
     BoundedPasswordChangeForm,
     BoundedSetPasswordForm,
+    InviteUserForm,
     LoginForm,
     RegisterForm,
 )
@@ -88,23 +89,96 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 def register_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:manage")
+    if not services.registration_open():
+        return _registration_closed(request)
     form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        try:
+            services.REGISTRATIONS_PER_IP.hit(client_ip(request))
+            services.registration_submit(
+                username=form.cleaned_data["username"],
+                email=email,
+                password=form.cleaned_data["password"],
+                request=request,
+            )
+        except RateLimited as exc:
+            form.add_error(None, _wait_message(exc))
+            response = render(request, "accounts/register.html", {"form": form}, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        except services.AccountError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return render(request, "accounts/register_sent.html", {"email": email})
+    return render(request, "accounts/register.html", {"form": form})
+
+
+def _wait_message(exc: RateLimited) -> str:
+    minutes = max(1, round(exc.retry_after / 60))
+    return f"Too many attempts from this address. Try again in about {minutes} minute(s)."
+
+
+def _registration_closed(request: HttpRequest) -> HttpResponse:
+    if settings.PACKYARD_REGISTRATION_DOMAINS:
+        reason = "Only addresses at some domains may register here."
+    else:
+        reason = (
+            "This index makes accounts by invitation only: ask one of its administrators to "
+            "invite you."
+        )
+    return render(request, "accounts/register_closed.html", {"reason": reason}, status=403)
+
+
+@sensitive_post_parameters("password", "password_confirm")
+def register_invited_view(request: HttpRequest, token: str) -> HttpResponse:
+    """An account from a staff invitation: the address is verified by the link itself."""
+    if request.user.is_authenticated:
+        return redirect("accounts:manage")
+    try:
+        email = services.user_invitation_email(token)
+    except services.AccountError as exc:
+        return render(request, "accounts/register_closed.html", {"reason": str(exc)}, status=400)
+    form = RegisterForm(request.POST or None, email=email)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.user_create(
                 username=form.cleaned_data["username"],
-                email=form.cleaned_data["email"],
+                email=email,
                 password=form.cleaned_data["password"],
+                verified=True,
             )
         except services.AccountError as exc:
             form.add_error(None, str(exc))
         else:
-            event_record(user=user, tag="account:create", request=request)
-            services.email_verification_send(user=user)
+            event_record(user=user, tag="account:create", request=request, invited=True)
             login_complete(request, user, factor="password")
-            messages.info(request, f"We sent a verification link to {user.email}.")
             return redirect("accounts:manage")
-    return render(request, "accounts/register.html", {"form": form})
+    return render(request, "accounts/register_invited.html", {"form": form, "email": email})
+
+
+@reauth_required()
+def invite_user_view(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    if not request.user.is_staff:
+        return render(
+            request,
+            "accounts/register_closed.html",
+            {"reason": "Only staff invite people."},
+            status=403,
+        )
+    form = InviteUserForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.user_invitation_send(
+                email=form.cleaned_data["email"], invited_by=request.user, request=request
+            )
+        except services.AccountError as exc:
+            form.add_error("email", str(exc))
+        else:
+            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+            return redirect("accounts:invite-user")
+    return render(request, "accounts/invite_user.html", {"form": form})
 
 
 def verify_email_view(request: HttpRequest, token: str) -> HttpResponse:
