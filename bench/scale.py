@@ -47,7 +47,14 @@ def generate(projects: int, releases: int) -> dict[str, float]:
     from django.db import connection, transaction
 
     from packyard.accounts.models import User
-    from packyard.packages.models import File, Project, Release, Role, UsedFilename
+    from packyard.packages.models import (
+        File,
+        Project,
+        Release,
+        Role,
+        UsedFilename,
+        name_skeleton,
+    )
 
     timings = {}
     started = time.perf_counter()
@@ -58,7 +65,12 @@ def generate(projects: int, releases: int) -> dict[str, float]:
         names = [f"pkg-{n:06d}" for n in range(first, min(first + batch, projects))]
         with transaction.atomic():
             made = Project.objects.bulk_create(
-                Project(name=name, normalized_name=name, search_summary=f"Package {name}")
+                Project(
+                    name=name,
+                    normalized_name=name,
+                    name_skeleton=name_skeleton(name),
+                    search_summary=f"Package {name}",
+                )
                 for name in names
             )
             Role.objects.bulk_create(

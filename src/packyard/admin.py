@@ -17,7 +17,7 @@ from packyard.accounts.models import Event, User
 from packyard.accounts.sessions import sessions_revoke
 from packyard.packages import pages
 from packyard.packages.events import project_event_record
-from packyard.packages.models import Project, ProjectEvent
+from packyard.packages.models import Project, ProjectEvent, ReservedName
 from packyard.packages.services import project_delete
 from packyard.twofactor.services import second_factors_reset, user_has_two_factor
 
@@ -146,7 +146,7 @@ class ProjectAdmin(admin.ModelAdmin):
     # pages go too, and the deleting admin's history records it.
     def delete_model(self, request: HttpRequest, obj: Project) -> None:
         assert isinstance(request.user, User)
-        project_delete(project=obj, actor=request.user, request=request)
+        project_delete(project=obj, actor=request.user, request=request, by_staff=True)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
         for project in queryset:
@@ -179,7 +179,22 @@ class EventAdmin(admin.ModelAdmin):
         return False
 
 
+class ReservedNameAdmin(admin.ModelAdmin):
+    """Deleted projects' names. Deleting a row releases the name to anyone."""
+
+    list_display = ("normalized_name", "quarantined", "created")
+    search_fields = ("normalized_name",)
+    readonly_fields = ("normalized_name", "name_skeleton", "quarantined", "former_owner_ids")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 site.register(User, PackyardUserAdmin)
+site.register(ReservedName, ReservedNameAdmin)
 site.register(Event, EventAdmin)
 site.register(Project, ProjectAdmin)
 site.register(ProjectEvent, ProjectEventAdmin)

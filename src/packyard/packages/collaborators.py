@@ -17,6 +17,34 @@ class CollaboratorError(Exception):
     pass
 
 
+def _check_unfrozen(project: Project) -> None:
+    if project.frozen_message:
+        raise CollaboratorError(project.frozen_message)
+
+
+def _withdraw_invitations_sent_by(
+    *, project: Project, former_owner: User, request: HttpRequest
+) -> None:
+    """Invitations carry their sender's authority: an Owner who is no longer one takes back
+    the invitations still open."""
+    open_ones = Invitation.objects.filter(
+        project=project, inviter=former_owner, answered__isnull=True
+    ).select_related("invitee")
+    for invitation in open_ones:
+        updated = Invitation.objects.filter(pk=invitation.pk, answered__isnull=True).update(
+            answered=timezone.now(), outcome="revoked"
+        )
+        if updated:
+            project_event_record(
+                projects=[project],
+                tag="project:role:revoke_invite",
+                actor=None,
+                request=request,
+                invitee=invitation.invitee.username,
+                reason=f"{former_owner.username} is no longer an Owner",
+            )
+
+
 def _tell(users: list[User], project: Project, subject: str, what: str) -> None:
     for user in {u.pk: u for u in users}.values():
         security_email_send(
@@ -40,6 +68,7 @@ def invitation_create(
 ) -> Invitation:
     if role_name not in (Role.OWNER, Role.MAINTAINER):
         raise CollaboratorError("Choose Owner or Maintainer.")
+    _check_unfrozen(project)
     invitee = user_find(username=username.strip()) if len(username) <= 150 else None
     if invitee is None or not invitee.is_active:
         raise CollaboratorError(f"There is no user named {username!r}.")
@@ -80,6 +109,12 @@ def invitation_answer(
         raise CollaboratorError("This invitation is not yours.")
     if not invitation.is_open:
         raise CollaboratorError("This invitation has expired or was already answered.")
+    _check_unfrozen(invitation.project)
+    inviter_still_owner = Role.objects.filter(
+        project=invitation.project, user=invitation.inviter, role_name=Role.OWNER
+    ).exists()
+    if accept and not inviter_still_owner:
+        raise CollaboratorError("This invitation was withdrawn: its sender is no longer an Owner.")
     outcome = "accepted" if accept else "declined"
     with transaction.atomic():
         updated = Invitation.objects.filter(pk=invitation.pk, answered__isnull=True).update(
@@ -136,10 +171,15 @@ def _refuse_leaving_without_owner(role: Role, new_role: str | None) -> None:
 def role_change(*, role: Role, new_role: str, owner: User, request: HttpRequest) -> None:
     if new_role not in (Role.OWNER, Role.MAINTAINER):
         raise CollaboratorError("Choose Owner or Maintainer.")
+    _check_unfrozen(role.project)
     _refuse_leaving_without_owner(role, new_role)
     old = role.role_name
     with transaction.atomic():
         Role.objects.filter(pk=role.pk).update(role_name=new_role)
+        if old == Role.OWNER and new_role != Role.OWNER:
+            _withdraw_invitations_sent_by(
+                project=role.project, former_owner=role.user, request=request
+            )
         project_event_record(
             projects=[role.project],
             tag="project:role:change",
@@ -154,9 +194,14 @@ def role_change(*, role: Role, new_role: str, owner: User, request: HttpRequest)
 
 
 def role_remove(*, role: Role, owner: User, request: HttpRequest) -> None:
+    _check_unfrozen(role.project)
     _refuse_leaving_without_owner(role, None)
     with transaction.atomic():
         role.delete()
+        if role.role_name == Role.OWNER:
+            _withdraw_invitations_sent_by(
+                project=role.project, former_owner=role.user, request=request
+            )
         project_event_record(
             projects=[role.project],
             tag="project:role:remove",

@@ -149,8 +149,12 @@ def delete_file(request: HttpRequest, name: str) -> HttpResponse:
     assert isinstance(request.user, User)
     if request.POST.get("confirm", "").strip() != file.filename:
         messages.error(request, f"Type the file name {file.filename} to delete it.")
-    else:
+        return redirect("packages:settings", project.normalized_name)
+    try:
         services.file_delete(file=file, actor=request.user, request=request)
+    except services.ProjectActionError as exc:
+        messages.error(request, str(exc))
+    else:
         messages.success(request, f"Deleted {file.filename}. Its name can never be used again.")
     return redirect("packages:settings", project.normalized_name)
 
@@ -163,8 +167,12 @@ def delete_release(request: HttpRequest, name: str) -> HttpResponse:
     assert isinstance(request.user, User)
     if request.POST.get("confirm", "").strip() != release.version:
         messages.error(request, f"Type the version {release.version} to delete it.")
-    else:
+        return redirect("packages:settings", project.normalized_name)
+    try:
         services.release_delete(release=release, actor=request.user, request=request)
+    except services.ProjectActionError as exc:
+        messages.error(request, str(exc))
+    else:
         messages.success(request, f"Deleted {release.version} and its files.")
     return redirect("packages:settings", project.normalized_name)
 
@@ -177,7 +185,11 @@ def delete_project(request: HttpRequest, name: str) -> HttpResponse:
     if not _confirmed(request, project.name):
         messages.error(request, f"Type the project name {project.name} to delete it.")
         return redirect("packages:settings", project.normalized_name)
-    services.project_delete(project=project, actor=request.user, request=request)
+    try:
+        services.project_delete(project=project, actor=request.user, request=request)
+    except services.ProjectActionError as exc:
+        messages.error(request, str(exc))
+        return redirect("packages:settings", project.normalized_name)
     messages.success(request, f"Deleted the project {project.name}.")
     return redirect("packages:my-projects")
 

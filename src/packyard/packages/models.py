@@ -23,11 +23,48 @@ class Project(models.Model):
         User, through="Role", related_name="projects"
     )
 
+    # The name with separators removed and look-alike characters folded (name_skeleton): a new
+    # project whose skeleton matches an existing one is refused.
+    name_skeleton = models.CharField(max_length=200, db_index=True, default="")
+
     class Meta:
         ordering = ["normalized_name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def frozen_message(self) -> str:
+        """Why nobody but staff may change the project now, or "" when they may."""
+        if not self.quarantined:
+            return ""
+        return (
+            f"The project {self.name!r} is quarantined by this index's administrators: it cannot "
+            "be changed until they review it."
+        )
+
+
+# Look-alike letters, folded as PyPI folds them when it compares project names.
+_FOLD = str.maketrans({"o": "0", "l": "1", "i": "1", "-": None})
+
+
+def name_skeleton(normalized_name: str) -> str:
+    """`Req-Uests-x`, `requestsx` and `req-uest-s-x` share one skeleton, as `he1lo` and `hello`."""
+    return normalized_name.translate(_FOLD)
+
+
+class ReservedName(models.Model):
+    """The name of a deleted project: nobody but its last Owners may create it again, and then
+    it comes back quarantined if it went quarantined. Staff may release it (the admin)."""
+
+    normalized_name = models.CharField(max_length=200, unique=True)
+    name_skeleton = models.CharField(max_length=200, db_index=True)
+    quarantined = models.BooleanField(default=False)
+    former_owner_ids = models.JSONField(default=list)
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.normalized_name
 
 
 class Role(models.Model):

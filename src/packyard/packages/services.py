@@ -11,7 +11,7 @@ from packyard.accounts.models import User
 from packyard.accounts.services import security_email_send
 from packyard.packages import pages
 from packyard.packages.events import project_event_record
-from packyard.packages.models import File, Project, Release, Role
+from packyard.packages.models import File, Project, Release, ReservedName, Role, name_skeleton
 
 logger = logging.getLogger(__name__)
 MAX_YANK_REASON = 512
@@ -19,6 +19,53 @@ MAX_YANK_REASON = 512
 
 class ProjectActionError(Exception):
     pass
+
+
+class NameReserved(ProjectActionError):
+    pass
+
+
+def project_check_unfrozen(project: Project) -> None:
+    """Owners change nothing of a quarantined project: staff decide its fate."""
+    if project.frozen_message:
+        raise ProjectActionError(project.frozen_message)
+
+
+def project_name_claim(*, normalized_name: str, user: User) -> None:
+    """May this user create a project of this name? Raises ProjectActionError, naming the
+    project it is too like, for a reserved name or a look-alike of an existing one.
+
+    A deleted project's name is reserved: only its last Owners may create it again, and a
+    quarantined project's name stays closed to everyone until staff release it."""
+    reserved = ReservedName.objects.filter(normalized_name=normalized_name).first()
+    if reserved is not None and reserved.quarantined:
+        raise NameReserved(
+            f"The name {normalized_name!r} belonged to a project deleted in quarantine: it "
+            "stays closed until this index's administrators release it."
+        )
+    if reserved is not None and str(user.pk) not in reserved.former_owner_ids:
+        raise NameReserved(
+            f"The name {normalized_name!r} belonged to a deleted project and is reserved. "
+            "Ask this index's administrators if you need it."
+        )
+    skeleton = name_skeleton(normalized_name)
+    alike = (
+        Project.objects.filter(name_skeleton=skeleton)
+        .exclude(normalized_name=normalized_name)
+        .values_list("name", flat=True)
+        .first()
+    )
+    if alike is None:
+        alike = (
+            ReservedName.objects.filter(name_skeleton=skeleton)
+            .exclude(normalized_name=normalized_name)
+            .values_list("normalized_name", flat=True)
+            .first()
+        )
+    if alike is not None:
+        raise ProjectActionError(
+            f"The name {normalized_name!r} is too similar to the existing project {alike!r}."
+        )
 
 
 def _tell_owners(project: Project, subject: str, what: str, actor: User) -> None:
@@ -34,6 +81,7 @@ def _tell_owners(project: Project, subject: str, what: str, actor: User) -> None
 
 
 def release_yank(*, release: Release, reason: str, actor: User, request: HttpRequest) -> None:
+    project_check_unfrozen(release.project)
     reason = reason.strip()
     if len(reason) > MAX_YANK_REASON:
         raise ProjectActionError(f"Keep the reason under {MAX_YANK_REASON} characters.")
@@ -52,6 +100,7 @@ def release_yank(*, release: Release, reason: str, actor: User, request: HttpReq
 
 
 def release_unyank(*, release: Release, actor: User, request: HttpRequest) -> None:
+    project_check_unfrozen(release.project)
     with transaction.atomic():
         Release.objects.filter(pk=release.pk).update(yanked=False, yanked_reason="")
         pages.refresh(release.project_id)
@@ -81,6 +130,7 @@ def _paths(files: list[File]) -> list[str]:
 
 def file_delete(*, file: File, actor: User, request: HttpRequest) -> None:
     project = file.release.project
+    project_check_unfrozen(project)
     paths = _paths([file])
     with transaction.atomic():
         file.delete()
@@ -98,6 +148,7 @@ def file_delete(*, file: File, actor: User, request: HttpRequest) -> None:
 
 def release_delete(*, release: Release, actor: User, request: HttpRequest) -> None:
     project = release.project
+    project_check_unfrozen(project)
     paths = _paths(list(release.files.all()))
     with transaction.atomic():
         release.delete()
@@ -114,12 +165,26 @@ def release_delete(*, release: Release, actor: User, request: HttpRequest) -> No
     _tell_owners(project, f"{release.version} deleted", what, actor)
 
 
-def project_delete(*, project: Project, actor: User, request: HttpRequest) -> None:
+def project_delete(
+    *, project: Project, actor: User, request: HttpRequest, by_staff: bool = False
+) -> None:
+    """Delete a project, its releases and files; its name stays reserved (ReservedName).
+    Owners cannot delete a quarantined project; staff can (`by_staff`)."""
+    if not by_staff:
+        project_check_unfrozen(project)
     owners = [r.user for r in Role.objects.filter(project=project, role_name=Role.OWNER)]
     paths = _paths(list(File.objects.filter(release__project=project)))
     name = project.name
     with transaction.atomic():
         normalized_name = project.normalized_name
+        ReservedName.objects.update_or_create(
+            normalized_name=normalized_name,
+            defaults={
+                "name_skeleton": name_skeleton(normalized_name),
+                "quarantined": project.quarantined,
+                "former_owner_ids": [str(owner.pk) for owner in owners],
+            },
+        )
         project.delete()  # its own history goes with it; the actor's account keeps the record
         pages.remove_project(normalized_name)
         pages.index_invalidate()

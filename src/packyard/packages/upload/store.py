@@ -20,7 +20,15 @@ from packaging.utils import canonicalize_name, canonicalize_version
 
 from packyard.accounts.models import User
 from packyard.packages import pages
-from packyard.packages.models import File, Project, Release, Role, UsedFilename
+from packyard.packages.models import (
+    File,
+    Project,
+    Release,
+    ReservedName,
+    Role,
+    UsedFilename,
+    name_skeleton,
+)
 from packyard.packages.upload.errors import UploadRefused
 from packyard.packages.upload.metadata import info_from_metadata
 from packyard.packages.upload.receive import ReceivedFile
@@ -102,8 +110,12 @@ def _lock_or_create_project(upload: Upload, user: User, authorize: Authorizer) -
     authorize(project)
     if project is None:
         project = Project.objects.create(
-            name=upload.metadata.name, normalized_name=upload.normalized_name
+            name=upload.metadata.name,
+            normalized_name=upload.normalized_name,
+            name_skeleton=name_skeleton(upload.normalized_name),
         )
+        # A former Owner made it again (authorize allowed it): the reservation has done its job.
+        ReservedName.objects.filter(normalized_name=upload.normalized_name).delete()
         Role.objects.create(project=project, user=user, role_name=Role.OWNER)
         pages.index_invalidate()
     return project

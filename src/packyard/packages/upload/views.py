@@ -11,6 +11,11 @@ from packyard.accounts.ratelimit import Limit, RateLimited, hit_all
 from packyard.http import client_ip, content_length, plain_error
 from packyard.packages.events import project_event_record
 from packyard.packages.models import File, Project, Role
+from packyard.packages.services import (
+    NameReserved,
+    ProjectActionError,
+    project_name_claim,
+)
 from packyard.packages.upload import archive, auth, metadata, receive, store
 from packyard.packages.upload.errors import UploadRefused
 from packyard.tokens.services import TokenScopeError, token_touch
@@ -89,6 +94,15 @@ def _check_new_project(request: HttpRequest, uploader: auth.Uploader) -> None:
         raise UploadRefused(f"You own {most} projects, the most this index allows per account.")
 
 
+def _claim_name(normalized_name: str, user: User) -> None:
+    try:
+        project_name_claim(normalized_name=normalized_name, user=user)
+    except NameReserved as exc:
+        raise UploadRefused(str(exc), 403) from None
+    except ProjectActionError as exc:
+        raise UploadRefused(str(exc), 400) from None
+
+
 class UploadAuthorizer:
     """May this uploader put this version into this project (None: a project to create)?
     Called before the archive is read and again inside the transaction; remembers whether the
@@ -115,6 +129,7 @@ class UploadAuthorizer:
                 raise UploadRefused(str(exc), 403) from None
         self.creating = project is None
         if project is None:
+            _claim_name(self.normalized_name, self.uploader.user)
             _check_new_project(self.request, self.uploader)
         elif project.quarantined:
             raise UploadRefused(
