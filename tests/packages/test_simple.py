@@ -210,6 +210,31 @@ def test_project_page_renders_readme_safely(client, upload, alice_token):
     assert client.get("/project/demo/1.0/").status_code == 200
 
 
+def test_project_page_links_only_web_addresses_from_metadata(client, upload, alice_token):
+    form = upload_form(
+        "demo",
+        "1.0",
+        home_page="javascript:alert(document.cookie)",
+        download_url="https://example.org/demo.tar.gz",
+        project_urls=[
+            "Source, https://example.org/src",
+            "Docs, data:text/html,<script>alert(1)</script>",
+            "Chat, JaVaScRiPt:alert(1)",
+            "Tracker, http://example.org/issues",
+        ],
+    )
+    assert upload(alice_token, form).status_code == 200
+    body = client.get("/project/demo/").content.decode()
+    hrefs = re.findall(r'href="([^"]+)" rel="nofollow noopener"', body)
+    assert hrefs == [
+        "https://example.org/src",
+        "http://example.org/issues",
+        "https://example.org/demo.tar.gz",
+    ]
+    assert "Homepage: <code>javascript:alert(document.cookie)</code>" in body
+    assert "Docs: <code>data:text/html,&lt;script&gt;" in body
+
+
 def test_home_page_lists_latest_release(client, published):
     body = client.get("/").content.decode()
     assert "other 0.1" in body

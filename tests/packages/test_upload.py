@@ -368,6 +368,31 @@ def test_unsafe_filename_refused(client, alice_token, filename):
     assert_nothing_stored()
 
 
+@pytest.mark.parametrize(
+    "tags",
+    ["py3-none-any#x", "py3-none-any?x=1", 'py3-none-an"y', "py3-no ne-any", "py3-none-<any>"],
+)
+def test_wheel_tags_outside_the_allowed_characters_refused(client, alice_token, tags):
+    data = dists.make_wheel("demo", "1.0")
+    body, content_type = raw_multipart(text_fields(upload_form()), f"demo-1.0-{tags}.whl", data)
+    response = client.generic(
+        "POST",
+        "/legacy/",
+        body,
+        content_type=content_type,
+        HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
+    )
+    assert_refused(response, 400, "Invalid wheel filename")
+    assert_nothing_stored()
+
+
+def test_wheel_with_compressed_tag_sets_accepted(upload, alice_token):
+    data = dists.make_wheel("demo", "1.0")
+    form = upload_form(content=data)
+    form["content"] = SimpleUploadedFile("demo-1.0-py2.py3-none-manylinux_2_17_x86_64.whl", data)
+    assert upload(alice_token, form).status_code == 200
+
+
 def test_wrong_sha256_digest_refused(upload, alice_token):
     response = upload(alice_token, upload_form(sha256_digest="0" * 64))
     assert_refused(response, 400, "The sha256 digest supplied does not match the file.")

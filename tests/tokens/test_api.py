@@ -33,6 +33,7 @@ def reporter(settings, tmp_path: Path):
     keys.write_text(json.dumps({"public_keys": [{"key_identifier": "k1", "key": pem.decode()}]}))
     settings.PACKYARD_SECRET_SCANNING_KEYS = str(keys)
     disclosure._cache.clear()
+    disclosure._failed.clear()
     return key
 
 
@@ -57,6 +58,25 @@ def leak(raw: str) -> list[dict[str, str]]:
             "source": "content",
         }
     ]
+
+
+def test_unreadable_key_list_answers_503_without_its_path_and_is_not_reread(
+    client, alice, reporter, settings, tmp_path, monkeypatch
+):
+    missing = tmp_path / "secret-place" / "keys.json"
+    settings.PACKYARD_SECRET_SCANNING_KEYS = str(missing)
+    reads: list[str] = []
+    real_fetch = disclosure._fetch
+    monkeypatch.setattr(
+        disclosure, "_fetch", lambda where: reads.append(where) or real_fetch(where)
+    )
+    _, raw = token_mint(user=alice, description="leaky")
+    for _ in range(3):
+        response = report(client, reporter, leak(raw))
+        assert response.status_code == 503
+        assert b"secret-place" not in response.content
+        assert str(tmp_path).encode() not in response.content
+    assert len(reads) == 1
 
 
 def test_reported_token_is_revoked_and_its_owner_told(client, alice, reporter):

@@ -193,6 +193,22 @@ def test_code_login_from_new_browser_and_address_waits_for_the_emailed_link(clie
     assert client.cookies["packyard_device"].value
 
 
+def test_held_login_dies_when_the_password_changes(client, alice):
+    password_step(client, REMOTE_ADDR="10.9.9.9")
+    csrf_post(
+        client,
+        "/account/two-factor/",
+        {"method": "totp", "code": totp_code(alice)},
+        REMOTE_ADDR="10.9.9.9",
+    )
+    link = link_in(mail.outbox[-1])
+    alice.set_password("the owner changed it in time 7")
+    alice.save()
+    response = client.get(link, REMOTE_ADDR="10.9.9.9")
+    assert response.status_code == 400
+    assert "_auth_user_id" not in client.session
+
+
 def test_known_browser_passes_from_a_new_address(client, alice):
     password_step(client)
     second_step(client, method="totp", code=totp_code(alice))

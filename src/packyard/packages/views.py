@@ -1,4 +1,6 @@
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
@@ -211,6 +213,30 @@ def _find_release(listing: ProjectListing, version: str) -> Release:
     raise Http404("No such release")
 
 
+@dataclass(frozen=True)
+class MetadataLink:
+    label: str
+    url: str
+
+    @property
+    def linkable(self) -> bool:
+        """Only web addresses become links: a javascript: or data: URL in metadata is shown as
+        text, since the uploader chose it and the reader would click it on our page."""
+        scheme = urlsplit(self.url.strip()).scheme.lower()
+        return scheme in ("http", "https")
+
+
+def metadata_links(metadata: dict[str, Any]) -> list[MetadataLink]:
+    links = []
+    if metadata.get("home_page"):
+        links.append(MetadataLink("Homepage", str(metadata["home_page"])))
+    for label, url in (metadata.get("project_urls") or {}).items():
+        links.append(MetadataLink(str(label), str(url)))
+    if metadata.get("download_url"):
+        links.append(MetadataLink("Download", str(metadata["download_url"])))
+    return links
+
+
 @require_safe
 @read_access
 def project_page(request: HttpRequest, name: str, version: str | None = None) -> HttpResponse:
@@ -228,6 +254,7 @@ def project_page(request: HttpRequest, name: str, version: str | None = None) ->
         "listing": listing,
         "project": listing.project,
         "release": release,
+        "links": metadata_links(release.metadata or {}),
         "files": [file for file in listing.files if file.release_id == release.pk],
         "history": list(reversed(listing.releases)),
         "maintainers": listing.project.members.order_by("username"),

@@ -8,6 +8,7 @@ https:// address of a key list in GitHub's JSON format).
 import base64
 import binascii
 import json
+import logging
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -20,7 +21,12 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
 
 KEY_LIST_TTL = 3600
+# A key list that could not be read is not asked for again for this long: a flood of reports
+# must not become a flood of fetches (or of file reads) on our side.
+KEY_LIST_FAILURE_TTL = 60
 MAX_KEY_LIST = 1024 * 1024
+KEYS_UNAVAILABLE = "The reporters' keys cannot be read right now; send the report again later."
+logger = logging.getLogger(__name__)
 
 
 class DisclosureRefused(Exception):
@@ -37,6 +43,7 @@ class Report:
 
 
 _cache: dict[str, tuple[float, dict[str, bytes]]] = {}
+_failed: dict[str, float] = {}
 
 
 def _fetch(location: str) -> bytes:
@@ -52,18 +59,25 @@ def public_keys() -> dict[str, bytes]:
     location = settings.PACKYARD_SECRET_SCANNING_KEYS
     if not location:
         return {}
+    now = time.monotonic()
     cached = _cache.get(location)
-    if cached and time.monotonic() - cached[0] < KEY_LIST_TTL:
+    if cached and now - cached[0] < KEY_LIST_TTL:
         return cached[1]
+    if now - _failed.get(location, -KEY_LIST_FAILURE_TTL) < KEY_LIST_FAILURE_TTL:
+        raise DisclosureRefused(KEYS_UNAVAILABLE, 503)
     try:
         data = json.loads(_fetch(location))
         keys = {
             str(entry["key_identifier"]): str(entry["key"]).encode()
             for entry in data["public_keys"]
         }
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DisclosureRefused(f"The reporters' keys cannot be read: {exc}", 503) from None
-    _cache[location] = (time.monotonic(), keys)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        # The operator reads why in the log; the reporter learns nothing of our files.
+        logger.exception("PACKYARD_SECRET_SCANNING_KEYS cannot be read")
+        _failed[location] = now
+        raise DisclosureRefused(KEYS_UNAVAILABLE, 503) from None
+    _failed.pop(location, None)
+    _cache[location] = (now, keys)
     return keys
 
 

@@ -92,6 +92,8 @@ def hold_start(request: HttpRequest, user: User, *, factor: str, next_url: str) 
         "nonce": nonce,
         "factor": factor,
         "next": next_url,
+        # A fingerprint of the password (Django's session hash): a password change ends the hold.
+        "password": user.get_session_auth_hash(),
     }
     token = signing.dumps({"u": str(user.pk), "n": nonce}, salt=HOLD_SALT)
     link = settings.BASE_URL + reverse("twofactor:confirm-login", args=[token])
@@ -120,7 +122,9 @@ def hold_release(request: HttpRequest, token: str) -> tuple[User, str] | None:
     ):
         return None
     user = User.objects.filter(pk=str(held["user"]), is_active=True).first()
-    if user is None:
+    if user is None or not constant_time_compare(
+        str(held.get("password", "")), user.get_session_auth_hash()
+    ):
         return None
     login_complete(request, user, factor=str(held.get("factor", "password")))
     return user, str(held.get("next") or "")

@@ -1,5 +1,6 @@
 """Checks of the distribution file itself: its name, its archive, and the metadata inside."""
 
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ MAX_METADATA_SIZE = 16 * 1024 * 1024
 SDIST_SUFFIX = ".tar.gz"
 WHEEL_SUFFIX = ".whl"
 FORBIDDEN_FILENAME_CHARS = set("/\\\x00") | {chr(c) for c in range(32)} | {"\x7f"}
+# Each of a wheel's three tags (python, abi, platform; compressed sets joined by '.'), as
+# PyPI allows them: anything else breaks the file's URL or the installers that read it.
+WHEEL_TAG = re.compile(r"[A-Za-z0-9_.]+")
 
 
 @dataclass
@@ -54,6 +58,12 @@ def _check_wheel_filename(filename: str, name: str, version: Version) -> None:
         wheel_name, wheel_version, _build, _tags = parse_wheel_filename(filename)
     except InvalidWheelFilename as exc:
         raise UploadRefused(f"Invalid wheel filename {filename!r}: {exc}") from None
+    for tag in filename.removesuffix(WHEEL_SUFFIX).split("-")[-3:]:
+        if not WHEEL_TAG.fullmatch(tag):
+            raise UploadRefused(
+                f"Invalid wheel filename {filename!r}: the tag {tag!r} may hold only letters, "
+                "digits, '_' and '.'."
+            )
     _check_matches(filename, wheel_name, wheel_version, name, version)
 
 
