@@ -14,6 +14,8 @@ from django.urls import reverse
 
 from packyard.accounts.events import event_record
 from packyard.accounts.models import Event, User
+from packyard.accounts.reauth import reauth_required
+from packyard.accounts.services import security_email_send
 from packyard.accounts.sessions import sessions_revoke
 from packyard.packages import pages
 from packyard.packages.events import project_event_record
@@ -34,6 +36,22 @@ class PackyardAdminSite(admin.AdminSite):
             and user.is_staff
             and user_has_two_factor(user)
         )
+
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
+        """Every admin page (and so every change made from one) needs a re-authentication
+        within PACKYARD_REAUTH_SECONDS, like the site's own sensitive pages."""
+        return super().admin_view(reauth_required()(view), cacheable)
+
+    # Staff change their own password on the site (limited, recorded, emailed), not here.
+    def password_change(  # type: ignore[override] # a redirect, not the admin's form
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return redirect("accounts:password-change")
+
+    def password_change_done(  # type: ignore[override] # a redirect, not the admin's page
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return redirect("accounts:manage")
 
     def login(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -83,10 +101,57 @@ def unfreeze_accounts(
     messages.success(request, "Unfrozen.")
 
 
+def _without_password(fieldsets: Any) -> tuple[Any, ...]:
+    return tuple(
+        (title, {**options, "fields": tuple(f for f in options["fields"] if f != "password")})
+        for title, options in fieldsets
+    )
+
+
 class PackyardUserAdmin(UserAdmin):
+    """Staff never see or set passwords here: a locked-out user resets theirs by email, and
+    staff reset second factors (an emailed, recorded action). Every change to an account is
+    recorded in its history and emailed to it."""
+
     list_display = ("username", "email", "email_verified", "is_active", "is_staff", "date_joined")
-    fieldsets = (*(UserAdmin.fieldsets or ()), ("Verification", {"fields": ("email_verified",)}))
+    fieldsets = _without_password(
+        (*(UserAdmin.fieldsets or ()), ("Verification", {"fields": ("email_verified",)}))
+    )
     actions = [reset_second_factors, freeze_accounts, unfreeze_accounts]
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        messages.error(
+            request,
+            "Staff do not set passwords: the user resets theirs by email "
+            "(Forgot your password?), and staff can reset their second factors.",
+        )
+        return redirect("admin:accounts_user_change", id)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # accounts come from registration, invitations and `packyard user create`
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        assert isinstance(request.user, User)
+        changed = sorted(form.changed_data)
+        if not changed:
+            return
+        event_record(
+            user=obj,
+            tag="account:changed_by_admin",
+            request=request,
+            admin=request.user.username,
+            fields=", ".join(changed),
+        )
+        security_email_send(
+            user=obj,
+            subject="Your account was changed by an administrator",
+            template="accounts/email/changed_by_admin.txt",
+            admin=request.user.username,
+            fields=", ".join(changed),
+        )
 
 
 def _set_quarantine(request: HttpRequest, queryset: QuerySet[Project], on: bool) -> None:
