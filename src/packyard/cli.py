@@ -67,7 +67,7 @@ def _uwsgi_argv(args: argparse.Namespace) -> list[str]:
         "32768",
         # A client that stops sending holds a thread this long (per read, not per upload).
         "--socket-timeout",
-        "30",
+        str(args.socket_timeout),
         "--log-format",
         '%(addr) "%(method) %(uri) %(proto)" %(status) %(size) %(msecs)ms "%(uagent)"',
         "--ignore-sigpipe",
@@ -199,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=_default_workers())
     serve.add_argument("--threads", type=int, default=8)
+    serve.add_argument(
+        "--socket-timeout",
+        type=int,
+        default=30,
+        help="seconds a client may stay silent mid-request before it gets 408",
+    )
     serve.set_defaults(func=cmd_serve)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(

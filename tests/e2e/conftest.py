@@ -23,6 +23,7 @@ TOOLS = ["twine", "uv", "poetry", "hatch", "pdm", "hishel<2", "flit", "build", "
 TOOLS_DIR = Path(os.environ.get("PACKYARD_E2E_TOOLS", ROOT / ".cache" / "e2e-tools"))
 COMMAND_TIMEOUT = 600
 PASSWORD = "an end-to-end pass phrase 1"
+SOCKET_TIMEOUT = 5
 
 
 def run(
@@ -216,6 +217,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 str(port),
                 "--workers",
                 "2",
+                # Short, so the stalled-upload test waits seconds, not the default half minute.
+                "--socket-timeout",
+                str(SOCKET_TIMEOUT),
             ],
             env=env,
             stdout=log_file,

@@ -5,6 +5,7 @@ import base64
 import http.client
 import http.server
 import re
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -17,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests import dists
-from tests.e2e.conftest import PASSWORD, Server
+from tests.e2e.conftest import PASSWORD, SOCKET_TIMEOUT, Server
 
 pytestmark = pytest.mark.e2e
 
@@ -208,5 +209,39 @@ def test_web_page_cannot_upload_with_the_browsers_cached_token(
         context.close()
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"{server.index_url}{name}/")
+    missing.value.close()
+    assert missing.value.code == 404
+
+
+def test_upload_that_stalls_mid_body_gets_408(server: Server):
+    """A client that declares a body and stops sending it: after the server's socket timeout
+    it hears 408 (not 500, not silence), and nothing is stored."""
+    parts = urlsplit(server.url)
+    boundary = "stall"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="content"; filename="stalled-1.0-py3-none-any.whl"'
+        "\r\nContent-Type: application/octet-stream\r\n\r\n"
+    ).encode() + bytes(4096)
+    token = base64.b64encode(f"__token__:{server.token}".encode()).decode()
+    request = (
+        "POST /legacy/ HTTP/1.1\r\n"
+        f"Host: {parts.netloc}\r\n"
+        f"Authorization: Basic {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(head) + 1024 * 1024}\r\n\r\n"
+    ).encode() + head
+    with socket.create_connection((parts.hostname, parts.port), timeout=SOCKET_TIMEOUT * 4) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status_line = answer.split(b"\r\n", 1)[0].decode()
+    assert status_line.startswith("HTTP/1.1 408"), answer[:300]
+    assert b"stopped arriving" in answer
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{server.index_url}stalled/")
     missing.value.close()
     assert missing.value.code == 404

@@ -121,4 +121,10 @@ def _parse(request: HttpRequest, handler: HashingUploadHandler) -> QueryDict:
         raise UploadRefused("The form fields are too large.", 413) from None
     except (TooManyFieldsSent, TooManyFilesSent):
         raise UploadRefused("The form has too many fields.") from None
+    except OSError:
+        # The server's read of the body timed out or the connection broke mid-body.
+        raise UploadRefused(STALLED, 408) from None
     return fields
+
+
+STALLED = "The upload stopped arriving before it was complete. Nothing was stored; send it again."

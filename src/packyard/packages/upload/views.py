@@ -267,7 +267,8 @@ def upload(request: HttpRequest) -> HttpResponse:
             )
         _process(request, uploader)
     except UploadRefused as refusal:
-        _drain(request)
+        if refusal.status != 408:  # a stalled body would only stall the drain as well
+            _drain(request)
         # Never a WWW-Authenticate challenge, even for 401: a browser answers one with the
         # credentials it has cached for this site, which would let any web page upload with them.
         response = plain_error(refusal.status, refusal.message)

@@ -1,0 +1,235 @@
+"""A bounded reader of .tar.gz headers, for source distributions.
+
+CPython's tarfile trusts the archive: a GNU long-name header is read into memory whatever its
+size (a 510 KiB upload declared 512 MiB and got it), and a pax header of digits costs seconds
+of CPU (CVE-2024-6232). An sdist needs none of that, so its headers are read here with a bound
+on everything: the size of each extended header, the number of members, the bytes inflated.
+Only the member asked for is kept; every other member's data is skipped as it streams by.
+"""
+
+import zlib
+from dataclasses import dataclass
+
+from packyard.packages.upload.errors import UploadRefused
+
+BLOCK = 512
+READ_SIZE = 64 * 1024
+# GNU long names and pax headers carry a path and a few numbers: a few KiB is plenty.
+MAX_EXTENDED_HEADER = 8 * 1024
+MAX_NAME = 4096
+# Members in an sdist: large projects have some thousands. The allowance grows with the file,
+# so that a small upload cannot make us parse a header per 512 inflated bytes for long.
+MIN_MEMBER_ALLOWANCE = 2_000
+BYTES_PER_EXTRA_MEMBER = 256
+REGULAR_FILE_TYPES = (b"0", b"\0", b"7")
+EXTENDED_TYPES = (b"L", b"K", b"x", b"g")
+ZERO_BLOCK = bytes(BLOCK)
+
+
+def refuse(reason: str) -> UploadRefused:
+    return UploadRefused(f"Invalid distribution file: {reason}")
+
+
+NOT_TAR_GZ = "not a valid .tar.gz archive."
+
+
+@dataclass
+class _Inflater:
+    """The inflated stream of a gzip file, read on demand, counting what it inflates."""
+
+    path: str
+    expansion_limit: int  # bytes; past this the archive is a bomb
+    expansion_ratio: int  # for the message
+
+    def __post_init__(self) -> None:
+        self._file = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        self._zlib = zlib.decompressobj(wbits=31)  # gzip only
+        self._buffer = bytearray()
+        self.inflated = 0
+        self.ended = False  # no more inflated bytes will come
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _more(self) -> bytes:
+        """The next piece of the inflated stream (b"" at its end), at most READ_SIZE bytes:
+        a bomb never lands in memory in one piece."""
+        while not self.ended:
+            pending = self._zlib.unconsumed_tail or self._file.read(READ_SIZE)
+            if not pending:
+                self.ended = True
+                break
+            try:
+                out = self._zlib.decompress(pending, READ_SIZE)
+            except zlib.error:
+                raise refuse(NOT_TAR_GZ) from None
+            if self._zlib.eof:
+                self.ended = True
+            self.inflated += len(out)
+            if self.inflated > self.expansion_limit:
+                raise refuse(
+                    f"it expands to more than {self.expansion_ratio} times its size "
+                    "(a possible compression bomb)."
+                )
+            if out:
+                return out
+        return b""
+
+    def read(self, size: int) -> bytes:
+        """Exactly `size` bytes; b"" when the stream ended cleanly before them."""
+        buffer = self._buffer
+        while len(buffer) < size:
+            more = self._more()
+            if not more:
+                if buffer:
+                    raise refuse(NOT_TAR_GZ)
+                return b""
+            buffer += more
+        chunk = bytes(buffer[:size])
+        del buffer[:size]
+        return chunk
+
+    def skip(self, size: int) -> None:
+        """Pass over `size` bytes without keeping them."""
+        buffered = min(size, len(self._buffer))
+        del self._buffer[:buffered]
+        size -= buffered
+        while size > 0:
+            more = self._more()
+            if not more:
+                raise refuse(NOT_TAR_GZ)
+            if len(more) > size:
+                self._buffer += more[size:]
+            size -= len(more)
+
+
+def _padded(size: int) -> int:
+    return (size + BLOCK - 1) // BLOCK * BLOCK
+
+
+def _number(field: bytes) -> int:
+    """A header's numeric field: octal digits, or GNU's base-256 for large values."""
+    if field[:1] and field[0] & 0x80:
+        if field[0] == 0xFF:  # negative
+            raise refuse(NOT_TAR_GZ)
+        value = field[0] & 0x7F
+        for byte in field[1:]:
+            value = value * 256 + byte
+        return value
+    text = field.split(b"\0", 1)[0].strip()
+    if not text:
+        return 0
+    if not all(48 <= c <= 55 for c in text):
+        raise refuse(NOT_TAR_GZ)
+    return int(text, 8)
+
+
+def _checksum_ok(block: bytes) -> bool:
+    stored = _number(block[148:156])
+    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
+    return stored == unsigned
+
+
+def _text(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _pax_records(data: bytes) -> dict[str, str]:
+    """`<length> <key>=<value>\\n` records, read with every length checked before use."""
+    records: dict[str, str] = {}
+    position = 0
+    while position < len(data) and data[position] != 0:
+        space = data.find(b" ", position, position + 8)
+        length_text = data[position:space] if space != -1 else b""
+        if not length_text.isdigit():
+            raise refuse("a pax header is malformed.")
+        length = int(length_text)
+        end = position + length
+        if length <= space - position + 1 or end > len(data) or data[end - 1 : end] != b"\n":
+            raise refuse("a pax header is malformed.")
+        key, sep, value = data[space + 1 : end - 1].partition(b"=")
+        if not sep:
+            raise refuse("a pax header is malformed.")
+        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+        position = end
+    return records
+
+
+def read_member(
+    path: str,
+    *,
+    wanted: str,
+    size: int,
+    max_member_size: int,
+    expansion_limit: int,
+    expansion_ratio: int,
+) -> bytes | None:
+    """Walk every header of the .tar.gz at `path` (`size` bytes); return the content of the
+    regular file named `wanted`, or None if there is none. Raises UploadRefused for anything
+    malformed or out of bounds, and once more than `expansion_limit` bytes were inflated."""
+    max_members = MIN_MEMBER_ALLOWANCE + size // BYTES_PER_EXTRA_MEMBER
+    stream = _Inflater(path, expansion_limit, expansion_ratio)
+    try:
+        return _walk(stream, wanted, max_members, max_member_size)
+    finally:
+        stream.close()
+
+
+def _walk(stream: _Inflater, wanted: str, max_members: int, max_member_size: int) -> bytes | None:
+    found: bytes | None = None
+    members = 0
+    long_name: str | None = None
+    pax: dict[str, str] = {}
+    while True:
+        block = stream.read(BLOCK)
+        if not block or block == ZERO_BLOCK:
+            return found  # the end-of-archive marker (or, as tarfile allows, the stream's end)
+        if not _checksum_ok(block):
+            raise refuse(NOT_TAR_GZ)
+        members += 1
+        if members > max_members:
+            raise refuse(f"it holds more than {max_members} members.")
+        kind = block[156:157]
+        member_size = _number(block[124:136])
+        if kind in EXTENDED_TYPES:
+            if member_size > MAX_EXTENDED_HEADER:
+                raise refuse(
+                    f"an extended tar header of {member_size} bytes (at most "
+                    f"{MAX_EXTENDED_HEADER} are allowed)."
+                )
+            data = _read_exactly(stream, _padded(member_size))[:member_size]
+            if kind == b"L":
+                long_name = _text(data)
+            elif kind == b"x":
+                pax = _pax_records(data)
+            continue  # K (long link target) and g (global pax) name nothing we read
+        name = pax.get("path") or long_name or _name_of(block)
+        if "size" in pax:
+            if not pax["size"].isdigit() or len(pax["size"]) > 15:
+                raise refuse("a pax header is malformed.")
+            member_size = int(pax["size"])
+        long_name, pax = None, {}
+        if len(name) > MAX_NAME:
+            raise refuse("a member's name is too long.")
+        if name == wanted and kind in REGULAR_FILE_TYPES and found is None:
+            if member_size > max_member_size:
+                raise refuse(f"{wanted} is too large.")
+            found = _read_exactly(stream, _padded(member_size))[:member_size]
+        else:
+            stream.skip(_padded(member_size))
+
+
+def _read_exactly(stream: _Inflater, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise refuse(NOT_TAR_GZ)
+    return data
+
+
+def _name_of(block: bytes) -> str:
+    name = _text(block[0:100])
+    if block[257:263] == b"ustar\0":  # POSIX ustar: a prefix holds the leading directories
+        prefix = _text(block[345:500])
+        if prefix:
+            return f"{prefix}/{name}"
+    return name
