@@ -28,12 +28,15 @@ def recreate_postgres_database(url: str) -> None:
 
 
 def serve_pinned(
-    env: dict[str, str], log: IO[bytes] | int = subprocess.DEVNULL
+    env: dict[str, str],
+    log: IO[bytes] | int = subprocess.DEVNULL,
+    extra_args: list[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start the server and wait for /_/health; the process and its base URL."""
     port = free_port()
+    command = [str(VENV_BIN / "packyard"), "serve", "--port", str(port), *(extra_args or [])]
     server = subprocess.Popen(
-        ["taskset", "-c", "0", str(VENV_BIN / "packyard"), "serve", "--port", str(port)],
+        ["taskset", "-c", "0", *command],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

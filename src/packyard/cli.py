@@ -62,9 +62,10 @@ def _uwsgi_argv(args: argparse.Namespace) -> list[str]:
         "--thunder-lock",
         "--listen",
         "1024",
-        # Room for long cookies and Authorization headers carrying API tokens.
+        # The most uWSGI takes: heads up to Packyard's limit (32 KiB) pass, and those over it
+        # up to here get 431 from packyard.headerlimit instead of a dropped connection.
         "--buffer-size",
-        "32768",
+        "65535",
         # A client that stops sending holds a thread this long (per read, not per upload).
         "--socket-timeout",
         str(args.socket_timeout),

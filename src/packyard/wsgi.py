@@ -6,5 +6,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packyard.settings")
 django_application = get_wsgi_application()
 
 from packyard.fastpath import IndexFastPath  # noqa: E402  (needs the settings loaded above)
+from packyard.headerlimit import HeaderSizeLimit  # noqa: E402
 
-application = IndexFastPath(django_application)
+application = HeaderSizeLimit(IndexFastPath(django_application))

@@ -245,3 +245,25 @@ def test_upload_that_stalls_mid_body_gets_408(server: Server):
         urllib.request.urlopen(f"{server.index_url}stalled/")
     missing.value.close()
     assert missing.value.code == 404
+
+
+@pytest.mark.parametrize("size", [40 * 1024, 60 * 1024])
+def test_oversized_request_headers_get_431(server: Server, size: int):
+    parts = urlsplit(server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.request("GET", "/simple/", headers={"Cookie": "big=" + "x" * size})
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    assert response.status == 431
+    assert b"exceed 32 KiB" in body
+
+
+def test_request_headers_under_the_limit_pass(server: Server):
+    parts = urlsplit(server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.request("GET", "/simple/", headers={"Cookie": "big=" + "x" * 20 * 1024})
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    assert response.status == 200

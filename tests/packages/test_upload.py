@@ -449,7 +449,7 @@ def test_corrupt_tar_refused(upload, alice_token):
 def test_zip_bomb_refused(upload, alice_token):
     bomb = dists.make_wheel("demo", "1.0", members={"demo/zeros.bin": b"\0" * (65 * 1024 * 1024)})
     response = upload(alice_token, upload_form(content=bomb))
-    assert_refused(response, 400, "expands to more than 15 times its size")
+    assert_refused(response, 400, "expands to more than 10 times its size")
     assert_nothing_stored()
 
 

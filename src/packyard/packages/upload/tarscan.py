@@ -19,8 +19,8 @@ MAX_EXTENDED_HEADER = 8 * 1024
 MAX_NAME = 4096
 # Members in an sdist: large projects have some thousands. The allowance grows with the file,
 # so that a small upload cannot make us parse a header per 512 inflated bytes for long.
-MIN_MEMBER_ALLOWANCE = 2_000
-BYTES_PER_EXTRA_MEMBER = 256
+MIN_MEMBER_ALLOWANCE = 1_000
+BYTES_PER_EXTRA_MEMBER = 512
 REGULAR_FILE_TYPES = (b"0", b"\0", b"7")
 EXTENDED_TYPES = (b"L", b"K", b"x", b"g")
 ZERO_BLOCK = bytes(BLOCK)
@@ -109,19 +109,20 @@ def _padded(size: int) -> int:
 
 def _number(field: bytes) -> int:
     """A header's numeric field: octal digits, or GNU's base-256 for large values."""
-    if field[:1] and field[0] & 0x80:
+    if field[0] & 0x80:
         if field[0] == 0xFF:  # negative
             raise refuse(NOT_TAR_GZ)
-        value = field[0] & 0x7F
-        for byte in field[1:]:
-            value = value * 256 + byte
-        return value
+        return int.from_bytes(field, "big") & ~(0x80 << (8 * (len(field) - 1)))
     text = field.split(b"\0", 1)[0].strip()
     if not text:
         return 0
-    if not all(48 <= c <= 55 for c in text):
+    try:
+        value = int(text, 8)
+    except ValueError:
+        raise refuse(NOT_TAR_GZ) from None
+    if value < 0:
         raise refuse(NOT_TAR_GZ)
-    return int(text, 8)
+    return value
 
 
 def _checksum_ok(block: bytes) -> bool:
