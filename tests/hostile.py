@@ -85,9 +85,9 @@ def gnu_long_name_bomb(name: str, version: str, size: int = 512 * 1024 * 1024) -
     return _sdist(name, version, parts())
 
 
-def pax_digit_run(name: str, version: str) -> tuple[str, bytes]:
+def pax_digit_run(name: str, version: str, size: int = 8 * 1024 * 1024) -> tuple[str, bytes]:
     """A pax header of digits (CVE-2024-6232: tarfile's parser backtracks over it)."""
-    payload = b"9" * (8 * 1024 * 1024)
+    payload = b"9" * size
 
     def parts() -> Iterator[bytes]:
         yield tar_header("PaxHeader", len(payload), b"x")
