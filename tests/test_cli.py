@@ -29,7 +29,7 @@ def run(tmp_path: Path):
     return packyard
 
 
-def test_user_and_token_create(run):
+def _erin(run) -> None:
     created = run(
         "user",
         "create",
@@ -39,6 +39,10 @@ def test_user_and_token_create(run):
         PACKYARD_PASSWORD="a long enough pass phrase 9",
     )
     assert created.returncode == 0, created.stderr
+
+
+def test_user_and_token_create(run):
+    _erin(run)
     result = run("token", "create", "erin", "--expires", "30d", "--description", "ci")
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
@@ -47,14 +51,7 @@ def test_user_and_token_create(run):
 
 
 def test_read_only_token_create(run):
-    run(
-        "user",
-        "create",
-        "erin",
-        "--email",
-        "erin@example.com",
-        PACKYARD_PASSWORD="a long enough pass phrase 9",
-    )
+    _erin(run)
     result = run("token", "create", "erin", "--read-only")
     assert result.returncode == 0, result.stderr
     *summary, token = result.stdout.strip().splitlines()
@@ -75,14 +72,7 @@ def test_user_create_without_password_and_terminal_explains(run):
 
 
 def test_token_create_for_unknown_project_refused(run):
-    run(
-        "user",
-        "create",
-        "erin",
-        "--email",
-        "erin@example.com",
-        PACKYARD_PASSWORD="a long enough pass phrase 9",
-    )
+    _erin(run)
     result = run("token", "create", "erin", "--project", "nothing")
     assert result.returncode != 0
     assert "no project named 'nothing'" in result.stderr

@@ -344,6 +344,19 @@ def test_version_disagreeing_with_filename_refused(upload, alice_token):
     assert_refused(upload(alice_token, form), 400, "does not match the version 2.0")
 
 
+def _upload_named(client, token: str, filename: str):
+    """A wheel sent under a file name Django's test client would not send as it is."""
+    data = dists.make_wheel("demo", "1.0")
+    body, content_type = raw_multipart(text_fields(upload_form()), filename, data)
+    return client.generic(
+        "POST",
+        "/legacy/",
+        body,
+        content_type=content_type,
+        HTTP_AUTHORIZATION=basic_auth("__token__", token),
+    )
+
+
 @pytest.mark.parametrize(
     "filename",
     [
@@ -355,16 +368,7 @@ def test_version_disagreeing_with_filename_refused(upload, alice_token):
     ],
 )
 def test_unsafe_filename_refused(client, alice_token, filename):
-    data = dists.make_wheel("demo", "1.0")
-    body, content_type = raw_multipart(text_fields(upload_form()), filename, data)
-    response = client.generic(
-        "POST",
-        "/legacy/",
-        body,
-        content_type=content_type,
-        HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
-    )
-    assert_refused(response, 400, "Invalid filename")
+    assert_refused(_upload_named(client, alice_token, filename), 400, "Invalid filename")
     assert_nothing_stored()
 
 
@@ -373,15 +377,7 @@ def test_unsafe_filename_refused(client, alice_token, filename):
     ["py3-none-any#x", "py3-none-any?x=1", 'py3-none-an"y', "py3-no ne-any", "py3-none-<any>"],
 )
 def test_wheel_tags_outside_the_allowed_characters_refused(client, alice_token, tags):
-    data = dists.make_wheel("demo", "1.0")
-    body, content_type = raw_multipart(text_fields(upload_form()), f"demo-1.0-{tags}.whl", data)
-    response = client.generic(
-        "POST",
-        "/legacy/",
-        body,
-        content_type=content_type,
-        HTTP_AUTHORIZATION=basic_auth("__token__", alice_token),
-    )
+    response = _upload_named(client, alice_token, f"demo-1.0-{tags}.whl")
     assert_refused(response, 400, "Invalid wheel filename")
     assert_nothing_stored()
 

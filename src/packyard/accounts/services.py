@@ -162,14 +162,24 @@ def email_verification_send(*, user: User) -> None:
     )
 
 
-def email_verify(*, token: str, request: HttpRequest | None = None) -> User:
+def _signed_link_data(token: str, *, salt: str, max_age: int, what: str) -> dict[str, object]:
+    """The data a link of ours carries; AccountError saying why a link is not good."""
     try:
-        data = signing.loads(token, salt=EMAIL_VERIFY_SALT, max_age=EMAIL_VERIFY_MAX_AGE)
+        data = signing.loads(token, salt=salt, max_age=max_age)
     except signing.SignatureExpired:
-        raise AccountError("This verification link has expired. Ask for a new one.") from None
+        raise AccountError(f"This {what} has expired: ask for a new one.") from None
     except signing.BadSignature:
-        raise AccountError("This verification link is not valid.") from None
-    user = User.objects.filter(pk=data.get("u"), is_active=True).first()
+        raise AccountError(f"This {what} is not valid.") from None
+    if not isinstance(data, dict):
+        raise AccountError(f"This {what} is not valid.")
+    return data
+
+
+def email_verify(*, token: str, request: HttpRequest | None = None) -> User:
+    data = _signed_link_data(
+        token, salt=EMAIL_VERIFY_SALT, max_age=EMAIL_VERIFY_MAX_AGE, what="verification link"
+    )
+    user = User.objects.filter(pk=str(data.get("u")), is_active=True).first()
     if user is None or user.email.lower() != data.get("e"):
         raise AccountError("This verification link is for an address that has since changed.")
     if not user.email_verified:
@@ -259,13 +269,10 @@ def user_invitation_send(*, email: str, invited_by: User, request: HttpRequest) 
 
 def user_invitation_email(token: str) -> str:
     """The address an invitation is for; AccountError when it is not (or no longer) good."""
-    try:
-        data = signing.loads(token, salt=INVITATION_SALT, max_age=INVITATION_MAX_AGE)
-    except signing.SignatureExpired:
-        raise AccountError("This invitation has expired: ask for a new one.") from None
-    except signing.BadSignature:
-        raise AccountError("This invitation link is not valid.") from None
-    inviter = User.objects.filter(pk=data.get("by"), is_active=True, is_staff=True).first()
+    data = _signed_link_data(
+        token, salt=INVITATION_SALT, max_age=INVITATION_MAX_AGE, what="invitation link"
+    )
+    inviter = User.objects.filter(pk=str(data.get("by")), is_active=True, is_staff=True).first()
     if inviter is None:
         raise AccountError("This invitation was withdrawn: ask for a new one.")
     email = str(data.get("e", ""))
