@@ -274,6 +274,10 @@ if PACKYARD_UPLOAD_AUTH != "tokens" and PACKYARD_REQUIRE_2FA != "off":
         "a second factor. Use PACKYARD_UPLOAD_AUTH=tokens, or PACKYARD_REQUIRE_2FA=off."
     )
 PACKYARD_REAUTH_SECONDS = env_int("PACKYARD_REAUTH_SECONDS", 15 * 60, minimum=60)
+# Showing new recovery codes asks for a fresher confirmation than the other settings pages.
+PACKYARD_RECOVERY_CODES_REAUTH_SECONDS = env_int(
+    "PACKYARD_RECOVERY_CODES_REAUTH_SECONDS", 5 * 60, minimum=60
+)
 
 LOGGING = {
     "version": 1,

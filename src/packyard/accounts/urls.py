@@ -37,6 +37,11 @@ urlpatterns = [
     path("manage/account/", views.manage_view, name="manage"),
     path("manage/account/password/", views.PasswordChangeView.as_view(), name="password-change"),
     path("account/reauthenticate/", reauthenticate, name="reauthenticate"),
+    path(
+        "account/reauthenticate/continue/<str:intent_id>/",
+        views.reauth_continue_view,
+        name="reauthenticate-continue",
+    ),
     path("manage/account/sessions/", views.sessions_view, name="sessions"),
     path("manage/account/sessions/revoke/", views.session_revoke_view, name="session-revoke"),
     path("manage/account/history/", views.history_view, name="history"),

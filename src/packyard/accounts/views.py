@@ -14,6 +14,7 @@ from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST, require_safe
 
@@ -28,7 +29,7 @@ from packyard.accounts.forms import (
 )
 from packyard.accounts.models import Event, User
 from packyard.accounts.ratelimit import RateLimited
-from packyard.accounts.reauth import reauth_required
+from packyard.accounts.reauth import reauth_continue, reauth_required
 from packyard.accounts.sessions import current_session_id, sessions_live, sessions_revoke
 from packyard.http import client_ip
 from packyard.twofactor.login import login_complete, pending_clear, pending_start
@@ -203,6 +204,14 @@ def resend_verification_view(request: HttpRequest) -> HttpResponse:
     else:
         messages.error(request, "We sent several links in the last hour; use one of those.")
     return redirect("accounts:manage")
+
+
+@never_cache
+@login_required
+@require_safe
+def reauth_continue_view(request: HttpRequest, intent_id: str) -> HttpResponse:
+    """After a confirmation: the action it interrupted (see accounts.reauth)."""
+    return reauth_continue(request, intent_id)
 
 
 @login_required

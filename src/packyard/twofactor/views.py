@@ -19,7 +19,7 @@ from packyard.accounts.devices import device_known
 from packyard.accounts.forms import ReauthForm
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
-from packyard.accounts.reauth import reauth_mark, reauth_required
+from packyard.accounts.reauth import reauth_continue_url, reauth_mark, reauth_required
 from packyard.accounts.sessions import FACTOR_ATTRIBUTE, current_session_id, sessions_revoke
 from packyard.twofactor import login as pending
 from packyard.twofactor import secretbox, services, totp, webauthn
@@ -27,7 +27,6 @@ from packyard.twofactor.forms import CodeForm, LabelForm, RecoveryCodeForm
 from packyard.twofactor.models import TOTPDevice, WebAuthnCredential
 
 TOTP_SETUP_KEY = "packyard_totp_setup"
-RECOVERY_REAUTH_SECONDS = 60
 
 
 def _user(request: HttpRequest) -> User:
@@ -212,16 +211,17 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     has_webauthn = WebAuthnCredential.objects.filter(user=user).exists()
     form = ReauthForm(request.POST or None, user=user, request=request)
     next_url = request.GET.get("next") or request.POST.get("next") or reverse("accounts:manage")
+    intent = request.GET.get("intent") or request.POST.get("intent") or ""
     key_step = False
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data.get("code", "")
         if not (has_totp or has_webauthn):
             reauth_mark(request)
-            return redirect(_after_login(request, next_url))
+            return redirect(_after_reauth(request, next_url, intent))
         if code and has_totp:
             if _reauth_code_ok(request, user, code):
                 reauth_mark(request)
-                return redirect(_after_login(request, next_url))
+                return redirect(_after_reauth(request, next_url, intent))
             form.add_error("code", "That code is not right, or was already used.")
         elif has_webauthn:
             request.session[REAUTH_PASSWORD_OK_KEY] = time.time()
@@ -231,11 +231,24 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "next": next_url,
+        "intent": intent,
+        "window_text": _duration_text(request.GET.get("window", "")),
         "has_webauthn": has_webauthn,
         "has_totp": has_totp,
         "key_step": key_step,
     }
     return render(request, "twofactor/reauthenticate.html", context)
+
+
+def _after_reauth(request: HttpRequest, next_url: str, intent: str) -> str:
+    """The interrupted action, if one waits for this confirmation; else the page asked for."""
+    return reauth_continue_url(request, intent) or _after_login(request, next_url)
+
+
+def _duration_text(window: str) -> str:
+    seconds = int(window) if window.isdigit() else settings.PACKYARD_REAUTH_SECONDS
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _reauth_code_ok(request: HttpRequest, user: User, code: str) -> bool:
@@ -279,7 +292,10 @@ def reauth_webauthn_verify(request: HttpRequest) -> JsonResponse:
     services.second_factor_succeeded(user=user, request=request)
     request.session.pop(REAUTH_PASSWORD_OK_KEY, None)
     reauth_mark(request)
-    return JsonResponse({"redirect": _after_login(request, request.GET.get("next", ""))})
+    next_url = request.GET.get("next", "")
+    return JsonResponse(
+        {"redirect": _after_reauth(request, next_url, request.GET.get("intent", ""))}
+    )
 
 
 # --- managing factors ------------------------------------------------------------------------
@@ -307,7 +323,7 @@ def _needs_recovery_codes(request: HttpRequest) -> HttpResponse | None:
 
 
 @never_cache
-@reauth_required(max_age=RECOVERY_REAUTH_SECONDS)
+@reauth_required(max_age=settings.PACKYARD_RECOVERY_CODES_REAUTH_SECONDS)
 @require_POST
 def recovery_codes_generate(request: HttpRequest) -> HttpResponse:
     codes = services.recovery_codes_generate(user=_user(request), request=request)

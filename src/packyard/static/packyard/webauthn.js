@@ -30,10 +30,15 @@
   }
 
   async function post(url, body, isJson) {
-    const headers = { "X-CSRFToken": csrfToken() };
+    const headers = { "X-CSRFToken": csrfToken(), Accept: "application/json" };
     if (isJson) headers["Content-Type"] = "application/json";
     const response = await fetch(url, { method: "POST", headers, body, credentials: "same-origin" });
     const data = await response.json().catch(() => ({ error: "The server's answer was not understood." }));
+    if (response.status === 401 && data.reauthenticate) {
+      // Confirm it is you first: the confirmation page brings you back here.
+      window.location.assign(data.reauthenticate);
+      return new Promise(() => {});
+    }
     if (!response.ok || data.error) throw new Error(data.error || "Refused.");
     return data;
   }
