@@ -252,7 +252,10 @@ if not PACKYARD_TOKEN_PREFIX.isalnum():
 PACKYARD_TOKEN_SECRET = env_secret("PACKYARD_TOKEN_SECRET") or SECRET_KEY
 # Token lifetimes: none can be made longer than the maximum; the default fills the form.
 PACKYARD_TOKEN_MAX_AGE = env_duration("PACKYARD_TOKEN_MAX_AGE")
-PACKYARD_TOKEN_DEFAULT_AGE = env_duration("PACKYARD_TOKEN_DEFAULT_AGE")
+# The form starts at 90 days (npm's cap on its tokens), or the maximum if that is shorter.
+PACKYARD_TOKEN_DEFAULT_AGE = env_duration("PACKYARD_TOKEN_DEFAULT_AGE") or min(
+    90 * 86400, PACKYARD_TOKEN_MAX_AGE or 90 * 86400
+)
 if (
     PACKYARD_TOKEN_MAX_AGE
     and PACKYARD_TOKEN_DEFAULT_AGE

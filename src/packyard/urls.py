@@ -8,6 +8,8 @@ from packyard.tokens import api as token_api
 urlpatterns = [
     path("", package_views.home, name="home"),
     path("_/health", views.health, name="health"),
+    path("favicon.ico", views.favicon, name="favicon"),
+    path("robots.txt", views.robots_txt, name="robots"),
     path("admin/", admin_site.urls),
     path("_/secrets/disclose-token", token_api.disclose_token, name="disclose-token"),
     path("_/tokens/current", token_api.revoke_current_token, name="token-current"),

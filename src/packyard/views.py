@@ -1,6 +1,8 @@
 import logging
 import os
+from pathlib import Path
 
+from django.conf import settings
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -39,3 +41,26 @@ def health(request: HttpRequest) -> HttpResponse:
             f"unavailable: {', '.join(problems)}\n", status=503, content_type="text/plain"
         )
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+FAVICON = (Path(__file__).resolve().parent / "static" / "packyard" / "favicon.svg").read_bytes()
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """For clients that ask /favicon.ico without reading the page's icon link."""
+    response = HttpResponse(FAVICON, content_type="image/svg+xml")
+    response["Cache-Control"] = "max-age=86400, public"
+    return response
+
+
+@require_safe
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    """Crawlers keep out of account pages, and out of everything on a private index."""
+    if settings.PACKYARD_PRIVATE:
+        rules = ["Disallow: /"]
+    else:
+        rules = ["Disallow: /account/", "Disallow: /manage/", "Disallow: /admin/", "Disallow: /_/"]
+    return HttpResponse(
+        "\n".join(["User-agent: *", *rules]) + "\n", content_type="text/plain; charset=utf-8"
+    )

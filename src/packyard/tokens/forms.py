@@ -63,6 +63,10 @@ class TokenCreateForm(forms.Form):
     def __init__(self, *args: object, projects: QuerySet[Project], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["projects"].queryset = projects  # type: ignore[attr-defined]
+        # Nothing to tick: no empty box. The field stays, so a posted project is still checked.
+        self.fields["projects"].widget = forms.MultipleHiddenInput()
+        if projects.exists():
+            self.fields["projects"].widget = forms.CheckboxSelectMultiple()
         self.fields["expiry"].choices = _expiry_choices()  # type: ignore[attr-defined]
         default_days = (settings.PACKYARD_TOKEN_DEFAULT_AGE or 0) // 86400
         self.fields["expiry"].initial = str(default_days) if default_days else ""
