@@ -230,3 +230,13 @@ def test_opening_the_login_page_again_ends_the_pending_login(client, alice):
     client.get("/account/login/")
     response = second_step(client, method="totp", code=totp_code(alice))
     assert response["Location"] == "/account/login/"
+
+
+def test_cancel_ends_the_half_finished_login(client, alice):
+    password_step(client)
+    cancelled = csrf_post(client, "/account/two-factor/cancel/", {})
+    assert cancelled["Location"] == "/account/login/"
+    response = second_step(client, method="totp", code=totp_code(alice))
+    assert response.status_code == 302
+    assert response["Location"] == "/account/login/"
+    assert "_auth_user_id" not in client.session

@@ -29,6 +29,7 @@ urlpatterns = [
         views.reauth_webauthn_verify,
         name="reauth-webauthn-verify",
     ),
+    path("account/two-factor/cancel/", views.login_cancel, name="login-cancel"),
     path("manage/account/two-factor/", views.overview, name="overview"),
     path("manage/account/recovery-codes/", views.recovery_codes_generate, name="recovery-codes"),
     path(

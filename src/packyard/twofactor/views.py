@@ -88,6 +88,14 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
 HELD = "held"
 
 
+@require_POST
+def login_cancel(request: HttpRequest) -> HttpResponse:
+    """End a half-finished login: the password step is forgotten."""
+    pending.pending_clear(request)
+    messages.info(request, "The login was cancelled.")
+    return redirect("accounts:login")
+
+
 def _second_factor(
     request: HttpRequest, user: User, method: str, form: CodeForm | RecoveryCodeForm, next_url: str
 ) -> str | None:
