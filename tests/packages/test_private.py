@@ -38,7 +38,9 @@ def _get(client: Client, path: str, token: str | None = None, **headers: str):
         headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     response = client.get(path, **headers)
     if response.streaming:
-        response.close()  # a download: its status is what these tests read
+        # A download: read it through, so the test client closes the file (and keeps the
+        # test's database connection open, which closing the response directly would not).
+        b"".join(response.streaming_content)
     return response
 
 

@@ -241,11 +241,25 @@ def test_sessions_page_lists_and_ends_a_session(alice):
     login(phone, "alice")
     login(laptop, "alice")
     page = laptop.get("/manage/account/sessions/").content.decode()
-    assert page.count("password+totp") == 2
+    assert page.count("password and authenticator app") == 2
+    assert page.count("this session") == 1
+    assert "End all other sessions" in page
     phone_session = UserSession.objects.exclude(pk=laptop.session["packyard_sid"]).get()
     post(laptop, "/manage/account/sessions/revoke/", {"session": str(phone_session.pk)})
     assert phone.get("/manage/account/").status_code == 302
     assert laptop.get("/manage/account/").status_code == 200
+
+
+def test_sessions_name_browsers_in_words_and_offer_ending_others_only_when_there_are(alice):
+    chrome = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36"
+    )
+    laptop = Client(enforce_csrf_checks=True, HTTP_USER_AGENT=chrome)
+    login(laptop, "alice")
+    page = laptop.get("/manage/account/sessions/").content.decode()
+    assert "Chrome 131 on Linux" in page
+    assert "End all other sessions" not in page
 
 
 def test_end_all_other_sessions(alice):

@@ -112,3 +112,30 @@ class SessionTrackingMiddleware:
         idle = timedelta(seconds=settings.PACKYARD_SESSION_IDLE_SECONDS)
         lifetime = timedelta(seconds=settings.SESSION_COOKIE_AGE)
         return now - row.last_seen > idle or now - row.created > lifetime
+
+
+# How a session logged in (UserSession.factor), in words.
+FACTOR_WORDS = {
+    "password": "password",
+    "password+totp": "password and authenticator app",
+    "password+recovery-code": "password and recovery code",
+    "password+security-key": "password and security key",
+    "passkey": "passkey",
+}
+
+
+def factor_in_words(factor: str) -> str:
+    return FACTOR_WORDS.get(factor, factor or "unknown")
+
+
+def client_in_words(user_agent: str) -> str:
+    """`Chrome 131 on Linux` from a User-Agent header, by ua-parser's maintained rules; the
+    header itself (shortened) when they do not know it."""
+    from ua_parser import parse
+
+    parsed = parse(user_agent[:512]) if user_agent else None
+    if parsed is None or parsed.user_agent is None:
+        return user_agent[:60] or "unknown"
+    browser = " ".join(filter(None, [parsed.user_agent.family, parsed.user_agent.major]))
+    system = parsed.os.family if parsed.os is not None and parsed.os.family != "Other" else ""
+    return f"{browser} on {system}" if system else browser

@@ -30,7 +30,13 @@ from packyard.accounts.forms import (
 from packyard.accounts.models import Event, User
 from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.reauth import reauth_continue, reauth_required
-from packyard.accounts.sessions import current_session_id, sessions_live, sessions_revoke
+from packyard.accounts.sessions import (
+    client_in_words,
+    current_session_id,
+    factor_in_words,
+    sessions_live,
+    sessions_revoke,
+)
 from packyard.http import client_ip
 from packyard.twofactor.login import login_complete, pending_clear, pending_start
 from packyard.twofactor.services import user_has_two_factor
@@ -276,8 +282,18 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 @require_safe
 def sessions_view(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
-    context = {"sessions": sessions_live(request.user), "current": current_session_id(request)}
-    return render(request, "accounts/sessions.html", context)
+    current = current_session_id(request)
+    sessions = [
+        {
+            "session": session,
+            "this": str(session.pk) == current,
+            "client": client_in_words(session.user_agent),
+            "factor": factor_in_words(session.factor),
+        }
+        for session in sessions_live(request.user)
+    ]
+    others = any(not row["this"] for row in sessions)
+    return render(request, "accounts/sessions.html", {"sessions": sessions, "others": others})
 
 
 @login_required
