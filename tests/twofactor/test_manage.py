@@ -274,7 +274,32 @@ def test_security_history_shows_events(alice):
     browser = Client(enforce_csrf_checks=True)
     login(browser, "alice")
     page = browser.get("/manage/account/history/").content.decode()
-    assert "account:login:success" in page
+    assert "Logged in with password and authenticator app" in page
+    assert "account:login:success" not in page
+
+
+def test_security_history_reads_as_sentences_filters_pages_and_gives_json(alice):
+    from packyard.accounts.events import event_record
+    from packyard.accounts.models import Event
+    from packyard.accounts.views import HISTORY_PAGE
+
+    token, _ = token_mint(user=alice, description="ci-release")
+    event_record(user=alice, tag="account:two_factor:method_added", method="webauthn", label="YK5")
+    for _ in range(HISTORY_PAGE):
+        event_record(user=alice, tag="account:login:failure")
+    browser = browser_for(alice)
+    page = browser.get("/manage/account/history/?kind=two_factor").content.decode()
+    assert "Security key &quot;YK5&quot; added" in page
+    assert "Wrong password" not in page
+    tokens = browser.get("/manage/account/history/?kind=api_token").content.decode()
+    assert "Token &quot;ci-release&quot; created (Whole account" in tokens
+    assert "by_operator" not in tokens
+    first = browser.get("/manage/account/history/").content.decode()
+    assert "Page 1 of 2" in first
+    raw = browser.get("/manage/account/history/?format=json&page=2").json()["events"]
+    total = Event.objects.filter(user=alice).count()
+    assert len(raw) == total - HISTORY_PAGE
+    assert {"time", "tag", "ip_address", "user_agent", "details"} <= set(raw[0])
 
 
 # --- the policy ------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
+from django.core.paginator import Paginator
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST, require_safe
 
-from packyard.accounts import services
+from packyard.accounts import history, services
 from packyard.accounts.events import event_record
 from packyard.accounts.forms import (
     BoundedPasswordChangeForm,
@@ -42,6 +43,7 @@ from packyard.twofactor.login import login_complete, pending_clear, pending_star
 from packyard.twofactor.services import user_has_two_factor
 
 HISTORY_DAYS = 90
+HISTORY_PAGE = 50
 
 
 def _too_many_attempts(request: HttpRequest, form: Form, exc: RateLimited) -> HttpResponse:
@@ -320,7 +322,39 @@ def session_revoke_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def history_view(request: HttpRequest) -> HttpResponse:
+    """The last HISTORY_DAYS days of the account's security events: sentences, a filter by
+    kind, pages of HISTORY_PAGE; `?format=json` gives the same page's raw events."""
     assert isinstance(request.user, User)
     since = timezone.now() - timedelta(days=HISTORY_DAYS)
-    events = Event.objects.filter(user=request.user, time__gte=since)[:500]
-    return render(request, "accounts/history.html", {"events": events, "days": HISTORY_DAYS})
+    events = Event.objects.filter(user=request.user, time__gte=since)
+    kind = request.GET.get("kind", "")
+    if kind == "other":
+        for known in history.KINDS:
+            if known != "other":
+                events = events.exclude(tag__startswith=f"account:{known}:")
+    elif kind in history.KINDS:
+        events = events.filter(tag__startswith=f"account:{kind}:")
+    else:
+        kind = ""
+    page = Paginator(events, HISTORY_PAGE).get_page(request.GET.get("page"))
+    if request.GET.get("format") == "json":
+        return JsonResponse({"events": [_event_json(event) for event in page]})
+    rows = [(event, history.event_sentence(event.tag, event.additional)) for event in page]
+    context = {
+        "rows": rows,
+        "page": page,
+        "days": HISTORY_DAYS,
+        "kinds": history.KINDS,
+        "kind": kind,
+    }
+    return render(request, "accounts/history.html", context)
+
+
+def _event_json(event: Event) -> dict[str, object]:
+    return {
+        "time": event.time.isoformat(),
+        "tag": event.tag,
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+        "details": event.additional,
+    }
