@@ -283,7 +283,7 @@ def test_security_history_reads_as_sentences_filters_pages_and_gives_json(alice)
     from packyard.accounts.models import Event
     from packyard.accounts.views import HISTORY_PAGE
 
-    token, _ = token_mint(user=alice, description="ci-release")
+    token_mint(user=alice, description="ci-release")
     event_record(user=alice, tag="account:two_factor:method_added", method="webauthn", label="YK5")
     for _ in range(HISTORY_PAGE):
         event_record(user=alice, tag="account:login:failure")
