@@ -339,7 +339,14 @@ def history_view(request: HttpRequest) -> HttpResponse:
     page = Paginator(events, HISTORY_PAGE).get_page(request.GET.get("page"))
     if request.GET.get("format") == "json":
         return JsonResponse({"events": [_event_json(event) for event in page]})
-    rows = [(event, history.event_sentence(event.tag, event.additional)) for event in page]
+    rows = [
+        (
+            event,
+            history.event_sentence(event.tag, event.additional),
+            client_in_words(event.user_agent) if event.user_agent else "",
+        )
+        for event in page
+    ]
     context = {
         "rows": rows,
         "page": page,
