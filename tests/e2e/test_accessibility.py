@@ -26,7 +26,8 @@ RUN_AXE = """async () => {
 WIDEST = """() => [...document.querySelectorAll("body *")]
   .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
   .reverse().slice(0, 3)
-  .map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`)"""
+  .map((e) => `${e.tagName.toLowerCase()}.${e.className} ends at ${
+    Math.round(e.getBoundingClientRect().right)}px`)"""
 
 
 def check(page: Page, name: str, errors: list[str]) -> None:
