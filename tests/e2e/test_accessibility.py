@@ -5,11 +5,12 @@ a phone's (.cache/screenshots/a11y-*). axe-core comes from the npm registry (scr
 import re
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.conftest import ROOT, Server
-from tests.e2e.test_browser_projects import SCREENSHOTS, log_in, person
+from tests.e2e.conftest import PASSWORD, ROOT, Server
+from tests.e2e.test_browser_projects import SCREENSHOTS, SECRET, log_in, person
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 AXE = ROOT / ".cache" / "axe-core" / "node_modules" / "axe-core" / "axe.min.js"
@@ -84,3 +85,41 @@ def test_pages_are_accessible_and_hold_at_phone_width(audited_page, server: Serv
     page.get_by_role("button", name="Create token").click()
     page.wait_for_url(re.compile("/manage/account/tokens/"))
     check(page, "token-created", errors)
+
+
+def tab_to(page: Page, selector: str, limit: int = 60) -> None:
+    """Press Tab until the element is focused, as a keyboard user moves through the page."""
+    for _ in range(limit):
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} cannot be reached with Tab")
+
+
+def test_login_and_token_creation_by_keyboard_alone(audited_page, server: Server):
+    page, errors = audited_page
+    person(server, "keys")
+    page.goto(f"{server.url}/account/login/")
+    tab_to(page, "#id_username")
+    page.keyboard.type("keys")
+    tab_to(page, "#id_password")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile("/account/two-factor/"))
+    tab_to(page, "input[name=code]")
+    page.keyboard.type(pyotp.TOTP(SECRET).now())
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.querySelector('input[name=code]')")
+    if page.get_by_text("Check your email").count():
+        link = re.search(
+            r"http://\S+/account/confirm-login/\S+", server.mail_to("keys@example.com")
+        )
+        page.goto(link.group(0))
+    page.wait_for_url(re.compile("/manage/account/$"))
+    page.goto(f"{server.url}/manage/account/tokens/")
+    tab_to(page, "#id_description")
+    page.keyboard.type("typed token")
+    tab_to(page, "button[type=submit]:not(.link)")
+    page.keyboard.press("Enter")
+    page.get_by_text("Token created").wait_for()
+    assert not errors, errors

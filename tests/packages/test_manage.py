@@ -145,3 +145,15 @@ def test_state_changing_views_need_a_csrf_token(alice, demo, path):
     assert browser.post(path, {"version": "2.0", "confirm": "demo"}).status_code == 403
     assert Project.objects.exists()
     assert not Release.objects.filter(yanked=True).exists()
+
+
+def test_project_history_reads_as_sentences_and_gives_json(client, alice, demo):
+    browser = browser_for(alice)
+    post(browser, "/manage/project/demo/yank/", {"version": "2.0", "reason": "broken"})
+    page = browser.get("/manage/project/demo/history/").content.decode()
+    assert "2.0 yanked: broken" in page
+    assert "demo-1.0-py3-none-any.whl uploaded (1.0) with token" in page
+    assert "project:release:yank" not in page
+    raw = browser.get("/manage/project/demo/history/?format=json").json()["events"]
+    assert raw[0]["tag"] == "project:release:yank"
+    assert raw[0]["details"]["reason"] == "broken"

@@ -2,7 +2,8 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
@@ -11,8 +12,8 @@ from packaging.utils import canonicalize_name
 from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_required
 from packyard.accounts.services import security_email_send
-from packyard.packages import collaborators, services
-from packyard.packages.models import File, Invitation, Project, Release, Role
+from packyard.packages import collaborators, history, services
+from packyard.packages.models import File, Invitation, Project, ProjectEvent, Release, Role
 from packyard.packages.queries import project_listing
 from packyard.tokens.models import ApiToken
 from packyard.tokens.services import token_revoke
@@ -78,8 +79,28 @@ def project_credential_revoke(request: HttpRequest, name: str) -> HttpResponse:
 @require_safe
 def project_history(request: HttpRequest, name: str) -> HttpResponse:
     project = _owned_project(request, name)
-    events = project.events.select_related("actor")[:500]
-    return render(request, "packages/history.html", {"project": project, "events": events})
+    page = Paginator(project.events.select_related("actor"), HISTORY_PAGE).get_page(
+        request.GET.get("page")
+    )
+    if request.GET.get("format") == "json":
+        return JsonResponse({"events": [_event_json(event) for event in page]})
+    rows = [(event, history.event_sentence(event.tag, event.additional)) for event in page]
+    return render(
+        request, "packages/history.html", {"project": project, "rows": rows, "page": page}
+    )
+
+
+HISTORY_PAGE = 50
+
+
+def _event_json(event: ProjectEvent) -> dict[str, object]:
+    return {
+        "time": event.time.isoformat(),
+        "tag": event.tag,
+        "actor": event.actor.username if event.actor else None,
+        "ip_address": event.ip_address,
+        "details": event.additional,
+    }
 
 
 @login_required
