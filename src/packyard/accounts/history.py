@@ -107,11 +107,19 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
 }
 
 
-def event_sentence(tag: str, details: Details | None) -> str:
-    describe = SENTENCES.get(tag)
+def sentence_from(
+    sentences: dict[str, Callable[[Details], str]], tag: str, details: Details | None
+) -> str:
+    """The sentence for an event; for a tag without one, the tag itself in words."""
+    describe = sentences.get(tag)
     if describe is None:
-        return tag.removeprefix("account:").replace(":", " ").replace("_", " ").capitalize()
+        words = tag.split(":", 1)[-1].replace(":", " ").replace("_", " ")
+        return words.capitalize()
     return describe(details or {})
+
+
+def event_sentence(tag: str, details: Details | None) -> str:
+    return sentence_from(SENTENCES, tag, details)
 
 
 def event_kind(tag: str) -> str:

@@ -1,9 +1,8 @@
 """A project's security history in sentences, from each event's tag and details."""
 
 from collections.abc import Callable
-from typing import Any
 
-Details = dict[str, Any]
+from packyard.accounts.history import Details, sentence_from
 
 
 def _token(details: Details) -> str:
@@ -46,7 +45,4 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
 
 
 def event_sentence(tag: str, details: Details | None) -> str:
-    describe = SENTENCES.get(tag)
-    if describe is None:
-        return tag.removeprefix("project:").replace(":", " ").replace("_", " ").capitalize()
-    return describe(details or {})
+    return sentence_from(SENTENCES, tag, details)
