@@ -100,7 +100,7 @@ def test_invitation_round_trip(browser, server: Server, tools: Tools, tmp_path: 
     owner.reload()
     assert owner.get_by_role("cell", name="guestweb", exact=True).count() == 1
     owner.goto(f"{server.url}/manage/project/e2e-web/history/")
-    assert owner.get_by_text("project:role:accepted").count() == 1
+    assert owner.get_by_text("Invitation as Maintainer accepted").count() == 1
     shot(owner, "project-history")
     owner.goto(f"{server.url}/manage/account/history/")
     shot(owner, "account-history")
