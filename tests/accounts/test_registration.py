@@ -42,6 +42,16 @@ def test_known_address_gets_the_same_answer_and_its_owner_a_mail(client, alice):
     assert "Someone tried to register with your address" in to_alice[-1].subject
 
 
+def test_known_address_costs_the_same_password_hashing(client, alice, monkeypatch):
+    from packyard.accounts import services
+
+    hashed: list[str] = []
+    real = services.make_password
+    monkeypatch.setattr(services, "make_password", lambda p: hashed.append(p) or real(p))
+    _register(client, "dora", "alice@example.com")
+    assert hashed == [PASSWORD]
+
+
 def test_registration_limited_per_address(client):
     for index in range(5):
         assert _register(client, f"user{index}", f"u{index}@example.com").status_code == 200

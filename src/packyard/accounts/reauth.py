@@ -80,7 +80,7 @@ def _keep_intent(request: HttpRequest) -> str:
     request.session[INTENT_KEY] = {
         "id": intent_id,
         "user": str(request.user.pk),
-        "path": request.path,
+        "path": request.path_info,  # what resolve() reads, without a deployment's prefix
         "fields": fields,
         "at": time.time(),
         "from": _page_of(request),
