@@ -183,3 +183,12 @@ def test_front_proxy_read_check_keeps_scoped_tokens_to_their_projects(client, pr
     assert check("") == 403
     everything = _get(client, "/_/auth/read", HTTP_AUTHORIZATION="", HTTP_X_ORIGINAL_URI="/simple/")
     assert everything.status_code == 401
+
+
+def test_root_for_a_copy_narrowed_to_another_project_lists_nothing(client, private_index, alice):
+    from pypitoken import Token
+
+    narrowed = Token.load(_scoped_token(alice, "demo-pkg")).restrict(project_names=["other"]).dump()
+    root = _get(client, "/simple/", narrowed, HTTP_ACCEPT=JSON_V1)
+    assert json.loads(root.content)["projects"] == []
+    assert _get(client, "/simple/other/", narrowed).status_code == 404

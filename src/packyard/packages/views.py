@@ -77,11 +77,18 @@ def simple_index(request: HttpRequest) -> HttpResponse:
 def _scoped_index(request: HttpRequest, negotiated: str, content_type: str) -> HttpResponse:
     """The root for a token that names its projects: those projects only, rendered for it."""
     who = reader(request)
+    assert who.identity is not None  # limited_to_projects says there is one
+    names, ids = who.identity.named_projects()
+    candidates = Project.objects.filter(quarantined=False)
+    # Narrowed in the database first (a mirror's token on an index of 100,000 projects), then
+    # every caveat checked on what is left.
+    if names is not None:
+        candidates = candidates.filter(normalized_name__in=names)
+    if ids is not None:
+        candidates = candidates.filter(id__in=ids)
     projects = [
         project
-        for project in Project.objects.filter(quarantined=False)
-        .order_by("normalized_name")
-        .only("id", "name", "normalized_name")
+        for project in candidates.order_by("normalized_name").only("id", "name", "normalized_name")
         if who.may_read(project)
     ]
     render_index = simple.index_json if negotiated == simple.JSON_V1 else simple.index_html

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
+from packaging.utils import canonicalize_name
 
 from packyard.accounts.events import event_record
 from packyard.accounts.models import User
@@ -89,6 +90,19 @@ class TokenIdentity:
                     caveat.verify(context)
                 except CaveatFailed as exc:
                     raise TokenScopeError(f"Invalid API Token: {exc}") from None
+
+    def named_projects(self) -> tuple[set[str] | None, set[str] | None]:
+        """The project names and ids the token's caveats allow (each caveat narrows; None
+        where no caveat of that kind limits it)."""
+        names: set[str] | None = None
+        ids: set[str] | None = None
+        for caveat in self.caveats:
+            if isinstance(caveat, ProjectName):
+                allowed = {str(canonicalize_name(name)) for name in caveat.normalized_names}
+                names = allowed if names is None else names & allowed
+            elif isinstance(caveat, ProjectID):
+                ids = set(caveat.project_ids) if ids is None else ids & set(caveat.project_ids)
+        return names, ids
 
     @property
     def limited_to_projects(self) -> bool:
