@@ -70,7 +70,7 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     ),
     "account:login:failure": lambda d: "Wrong password given",
     "account:login:held_new_device": lambda d: (
-        "Login from a new device held until the emailed link was opened"
+        "Login from a new device held for the link we emailed"
     ),
     "account:two_factor:failure": lambda d: f"Wrong second factor given ({_method(d).lower()})",
     "account:two_factor:method_added": lambda d: _named(_method(d), d) + " added",
