@@ -56,10 +56,18 @@ def give_totp(user: User) -> User:
 
 
 def totp_code(user: User) -> str:
-    """A valid code the user has not used yet: the next unused step in the drift window."""
+    """A valid code the user has not used yet, from the current step on.
+
+    The step before the current one would give a third code per window, but it falls out of the
+    drift window when a step boundary passes before the server checks it; so a test that needs
+    more codes than the window holds forgets the device's last step instead (replays are
+    tested with explicit codes)."""
     device = TOTPDevice.objects.get(user=user)
-    step = max(totp.current_step() - 1, device.last_used_step + 1)
-    assert step <= totp.current_step() + 1, "no unused TOTP step left in this window"
+    current = totp.current_step()
+    step = max(current, device.last_used_step + 1)
+    if step > current + 1:
+        TOTPDevice.objects.filter(pk=device.pk).update(last_used_step=current - 1)
+        step = current
     hotp = HOTP(TOTP_SECRET, 6, SHA1(), enforce_key_length=False)  # noqa: S303 - RFC 6238
     return hotp.generate(step).decode()
 
