@@ -286,12 +286,28 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+def watch_console(context: BrowserContext, errors: list[str]) -> None:
+    """Collect every error a page of the context writes to its console or throws: a page that
+    works logs none."""
+    context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+
+
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
+def console_errors() -> list[str]:
+    """The console errors of the test's browser context; a test that provokes one on purpose
+    removes it, and any left fail the test."""
+    return []
+
+
+@pytest.fixture
+def context(browser: Browser, console_errors: list[str]) -> Iterator[BrowserContext]:
     context = browser.new_context()
     context.set_default_timeout(15_000)
+    watch_console(context, console_errors)
     yield context
     context.close()
+    assert not console_errors, f"the pages wrote errors to the browser's console: {console_errors}"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.conftest import PASSWORD, ROOT, Server
+from tests.e2e.conftest import PASSWORD, ROOT, Server, watch_console
 from tests.e2e.test_browser_projects import SCREENSHOTS, SECRET, log_in, person
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -55,8 +55,7 @@ def audited_page(browser: Browser):
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    watch_console(context, errors)
     yield page, errors
     context.close()
 

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests import dists
-from tests.e2e.conftest import PASSWORD, ROOT, Server, Tools, run, twine_upload
+from tests.e2e.conftest import PASSWORD, ROOT, Server, Tools, run, twine_upload, watch_console
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 SCREENSHOTS = Path(os.environ.get("PACKYARD_SCREENSHOTS", ROOT / ".cache" / "screenshots"))
@@ -77,11 +77,13 @@ def token_for(server: Server, name: str) -> str:
     return server.packyard("token", "create", name).stdout.strip().splitlines()[-1]
 
 
-def test_invitation_round_trip(browser, server: Server, tools: Tools, tmp_path: Path):
+def test_invitation_round_trip(browser, console_errors, server: Server, tools: Tools, tmp_path):
     person(server, "ownerweb")
     person(server, "guestweb")
     publish(tools, server, token_for(server, "ownerweb"), tmp_path, "e2e-web", ["1.0"])
     owner_context, guest_context = browser.new_context(), browser.new_context()
+    watch_console(owner_context, console_errors)
+    watch_console(guest_context, console_errors)
     owner, guest = owner_context.new_page(), guest_context.new_page()
     log_in(owner, server, "ownerweb")
     owner.goto(f"{server.url}/manage/project/e2e-web/collaborators/")
@@ -106,6 +108,7 @@ def test_invitation_round_trip(browser, server: Server, tools: Tools, tmp_path: 
     shot(owner, "account-history")
     owner_context.close()
     guest_context.close()
+    assert not console_errors, console_errors
 
 
 def test_yank_then_pip_skips_the_yanked_version(page: Page, server, tools, tmp_path):

@@ -54,7 +54,9 @@ def test_recovery_codes_generated_after_the_window_are_shown(page: Page, server:
     shot(page, "reauth-codes-after-confirm")
 
 
-def test_security_key_added_after_the_window(page: Page, context: BrowserContext, server: Server):
+def test_security_key_added_after_the_window(
+    page: Page, context: BrowserContext, console_errors: list[str], server: Server
+):
     person(server, "latekey")
     log_in(page, server, "latekey")
     authenticator(context, page, passkey=False)
@@ -64,6 +66,10 @@ def test_security_key_added_after_the_window(page: Page, context: BrowserContext
     page.get_by_role("button", name="Add a security key or passkey").click()
     confirm(page, step_offset=1)
     page.wait_for_url(re.compile("/manage/account/two-factor/$"))
+    # The script's request was answered 401 with the way to the confirmation, as designed.
+    console_errors.remove(
+        "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+    )
     add_key(page, "Backup key")
     shot(page, "reauth-key-added")
     page.goto(f"{server.url}/manage/account/history/")
