@@ -300,3 +300,20 @@ def test_wrong_current_password_on_change_is_limited(alice):
     assert "Too many wrong passwords" in response.content.decode()
     alice.refresh_from_db()
     assert alice.check_password(PASSWORD)
+
+
+def test_inputs_point_at_their_help_and_errors(client):
+    """A screen reader reads a field's help and errors through aria-describedby: every id it
+    names is on the page."""
+    page = csrf_post(
+        client,
+        "/account/register/",
+        {"username": "x y", "email": "bad", "password": "short", "password_confirm": "other"},
+    ).content.decode()
+    described = {
+        name for names in re.findall(r'aria-describedby="([^"]+)"', page) for name in names.split()
+    }
+    assert any(name.endswith("_error") for name in described)
+    assert any(name.endswith("_helptext") for name in described)
+    for name in described:
+        assert f'id="{name}"' in page, name

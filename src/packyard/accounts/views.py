@@ -173,7 +173,10 @@ def invite_user_view(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "accounts/register_closed.html",
-            {"reason": "Only staff invite people."},
+            {
+                "heading": "Only staff invite people",
+                "reason": "Ask the index's operators to invite the person.",
+            },
             status=403,
         )
     form = InviteUserForm(request.POST or None)
