@@ -78,6 +78,18 @@ def test_regenerating_replaces_the_set_and_emails(alice):
     assert mail.outbox[-1].subject.endswith("New recovery codes")
 
 
+def test_few_recovery_codes_left_is_a_warning_that_stands_out(dave):
+    browser = browser_for(dave)
+    set_up_recovery_codes(browser)
+    assert "callout" not in browser.get("/manage/account/two-factor/").content.decode()
+    unused = RecoveryCode.objects.filter(user=dave, burned__isnull=True)
+    RecoveryCode.objects.filter(pk__in=list(unused.values_list("pk", flat=True))[2:]).update(
+        burned=timezone.now()
+    )
+    page = browser.get("/manage/account/two-factor/").content.decode()
+    assert re.search(r'class="callout warning" role="alert">.*Only 2 unused recovery codes', page)
+
+
 # --- TOTP ----------------------------------------------------------------------------------
 
 
