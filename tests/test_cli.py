@@ -95,3 +95,11 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_refuses_nonsense(text):
     with pytest.raises(Exception, match="not a duration"):
         parse_duration(text)
+
+
+def test_a_wrong_setting_stops_with_its_message_not_a_traceback(run, tmp_path: Path):
+    result = run("serve", PACKYARD_GEOIP_DATABASE=str(tmp_path / "GeoLite2-City.mmdb"))
+    assert result.returncode == 2
+    assert "PACKYARD_GEOIP_DATABASE=" in result.stderr
+    assert "is not a readable MaxMind database" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -252,7 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return int(args.func(args))
+    except ImproperlyConfigured as exc:
+        # A setting the operator gave is wrong: say which, not a traceback through Django.
+        print(f"packyard: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -262,6 +262,9 @@ if (
     and PACKYARD_TOKEN_DEFAULT_AGE > PACKYARD_TOKEN_MAX_AGE
 ):
     raise ImproperlyConfigured("PACKYARD_TOKEN_DEFAULT_AGE must not exceed PACKYARD_TOKEN_MAX_AGE.")
+# A MaxMind-format database (GeoLite2 City or Country, DB-IP Lite) naming the place of an
+# address on the sessions page; unset, pages show addresses alone.
+PACKYARD_GEOIP_DATABASE = env_str("PACKYARD_GEOIP_DATABASE")
 # Secret scanners' public keys: a file or an https:// address of a GitHub-format key list.
 PACKYARD_SECRET_SCANNING_KEYS = env_str("PACKYARD_SECRET_SCANNING_KEYS")
 PACKYARD_LOGIN_LIMIT = (10, 300)  # failures, seconds: per user and per address

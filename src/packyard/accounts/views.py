@@ -29,6 +29,7 @@ from packyard.accounts.forms import (
     RegisterForm,
 )
 from packyard.accounts.models import Event, User
+from packyard.accounts.places import place_of
 from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.reauth import reauth_continue, reauth_required
 from packyard.accounts.sessions import (
@@ -293,6 +294,7 @@ def sessions_view(request: HttpRequest) -> HttpResponse:
             "session": session,
             "this": str(session.pk) == current,
             "client": client_in_words(session.user_agent),
+            "place": place_of(session.ip_address),
             "factor": factor_in_words(session.factor),
         }
         for session in sessions_live(request.user)
