@@ -32,3 +32,30 @@ def test_token_form_starts_at_ninety_days_and_hides_an_empty_project_list(dave, 
     page = browser_for(dave).get("/manage/account/tokens/").content.decode()
     assert '<option value="90" selected>' in page
     assert 'name="projects"' not in page
+
+
+def test_pages_for_errors_read_as_the_site_does(client):
+    missing = client.get("/project/no-such-project/")
+    assert missing.status_code == 404
+    assert "Nothing is at this address" in missing.content.decode()
+    assert 'href="/search/"' in missing.content.decode()
+
+
+def test_an_expired_form_says_so_and_what_to_do():
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    refused = browser.post("/account/login/", {"username": "x", "password": "y"})
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert "The form expired" in page
+    assert "Nothing was changed." in page
+    assert "CSRF" not in page  # no developer's words
+
+
+def test_server_error_page_renders_without_a_request():
+    from django.template.loader import render_to_string
+
+    page = render_to_string("500.html")
+    assert "Something went wrong on the server" in page
+    assert 'lang="en"' in page
