@@ -44,6 +44,8 @@ def test_search_escapes_what_it_shows(client, upload, alice_token):
     upload(alice_token, upload_form("xss", "1.0", summary="<script>alert(1)</script>"))
     page = client.get("/search/?q=<script>").content.decode()
     assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the result is there, escaped
+    assert 'href="/project/xss/"' in page
 
 
 def post_admin(browser, path: str, data: dict[str, object]):

@@ -172,3 +172,8 @@ def test_keys_that_keep_no_counter_pass(alice):
     credential = key_of(alice, sign_count=0)
     request = RequestFactory().post("/")
     webauthn_used(credential=credential, new_sign_count=0, request=request)
+    webauthn_used(credential=credential, new_sign_count=0, request=request)  # and again
+    credential.refresh_from_db()
+    assert credential.sign_count == 0
+    assert credential.last_used is not None
+    assert not alice.events.filter(tag="account:two_factor:cloned_key_suspected").exists()
