@@ -12,13 +12,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from packyard.accounts.events import event_record
+from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import Event, User
 from packyard.accounts.reauth import reauth_required
 from packyard.accounts.services import security_email_send
 from packyard.accounts.sessions import sessions_revoke
 from packyard.packages import pages
-from packyard.packages.events import project_event_record
+from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.models import Project, ProjectEvent, ReservedName
 from packyard.packages.services import project_delete
 from packyard.twofactor.services import second_factors_reset, user_has_two_factor
@@ -84,7 +84,7 @@ def freeze_accounts(
     for user in queryset.exclude(pk=request.user.pk):
         User.objects.filter(pk=user.pk).update(is_active=False)
         sessions_revoke(user=user)
-        event_record(user=user, tag="account:frozen", request=request, admin=request.user.username)
+        event_record(user=user, tag=EventTag.FROZEN, request=request, admin=request.user.username)
     messages.success(request, "Frozen. Their sessions ended and their tokens stopped working.")
 
 
@@ -95,9 +95,7 @@ def unfreeze_accounts(
     assert isinstance(request.user, User)
     for user in queryset.filter(is_active=False):
         User.objects.filter(pk=user.pk).update(is_active=True)
-        event_record(
-            user=user, tag="account:unfrozen", request=request, admin=request.user.username
-        )
+        event_record(user=user, tag=EventTag.UNFROZEN, request=request, admin=request.user.username)
     messages.success(request, "Unfrozen.")
 
 
@@ -140,7 +138,7 @@ class PackyardUserAdmin(UserAdmin):
             return
         event_record(
             user=obj,
-            tag="account:changed_by_admin",
+            tag=EventTag.CHANGED_BY_ADMIN,
             request=request,
             admin=request.user.username,
             fields=", ".join(changed),
@@ -166,7 +164,7 @@ def _set_quarantine(request: HttpRequest, queryset: QuerySet[Project], on: bool)
             pages.index_invalidate()
             project_event_record(
                 projects=[project],
-                tag="project:quarantine:" + ("on" if on else "off"),
+                tag=ProjectEventTag.QUARANTINE_ON if on else ProjectEventTag.QUARANTINE_OFF,
                 actor=request.user,
                 request=request,
                 admin=request.user.username,

@@ -4,6 +4,29 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 
+class Refused(Exception):
+    """A request refused with a message for the person (or the client they run) and its HTTP
+    status; `retry_after` (seconds) for a refusal that ends by itself (429), sent as Retry-After.
+    Services raise it; views choose how to show the message."""
+
+    def __init__(self, message: str, status: int = 400, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+def wait_in_words(seconds: int) -> str:
+    """ "in 40 seconds", "in 3 minutes", "in 2 hours": rounded up, never shorter than the wait."""
+    seconds = max(1, seconds)
+    if seconds < 120:
+        return f"in {seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    if minutes < 120:
+        return f"in {minutes} minutes"
+    return f"in {-(-minutes // 60)} hours"
+
+
 def client_ip(request: HttpRequest) -> str:
     """The client's address, trusting X-Forwarded-For only for the configured proxies."""
     remote = str(request.META.get("REMOTE_ADDR", ""))
@@ -26,6 +49,14 @@ def plain_error(status: int, message: str) -> HttpResponse:
     """An error that twine (reason phrase), uv (body) and poetry (both) all show."""
     response = HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
     response.reason_phrase = _reason_phrase(message)
+    return response
+
+
+def refusal_response(refused: Refused) -> HttpResponse:
+    """A refusal as plain text for a machine client, with Retry-After when it ends by itself."""
+    response = plain_error(refused.status, refused.message)
+    if refused.retry_after is not None:
+        response["Retry-After"] = str(refused.retry_after)
     return response
 
 

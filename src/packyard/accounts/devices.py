@@ -8,6 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from packyard.accounts.events import EventTag
 from packyard.accounts.models import Event, KnownDevice, User
 from packyard.http import client_ip
 
@@ -32,9 +33,7 @@ def device_key(request: HttpRequest, user: User) -> str | None:
     address = client_ip(request)
     if (
         address
-        and Event.objects.filter(
-            user=user, tag="account:login:success", ip_address=address
-        ).exists()
+        and Event.objects.filter(user=user, tag=EventTag.LOGIN_SUCCESS, ip_address=address).exists()
     ):
         return f"address:{address}"
     return None

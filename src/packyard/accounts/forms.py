@@ -85,8 +85,8 @@ class BoundedPasswordChangeForm(BoundedPasswordsMixin, PasswordChangeForm):
         subject = f"{self.user.pk}:password-change"
         try:
             LOGIN_FAILURES_PER_KNOWN_DEVICE.hit(subject)
-        except RateLimited:
-            raise forms.ValidationError("Too many wrong passwords. Try again later.") from None
+        except RateLimited as exc:
+            raise forms.ValidationError(exc.refusal("Too many wrong passwords").message) from None
         password = str(super().clean_old_password())  # raises for a wrong one, which stays counted
         LOGIN_FAILURES_PER_KNOWN_DEVICE.give_back(subject)
         return password
@@ -120,8 +120,8 @@ class ReauthForm(forms.Form):
             user = password_check(
                 request=self.request, username=self.user.get_username(), password=password
             )
-        except RateLimited:
-            raise forms.ValidationError("Too many wrong passwords. Try again later.") from None
+        except RateLimited as exc:
+            raise forms.ValidationError(exc.refusal("Too many wrong passwords").message) from None
         if user is None or user.pk != self.user.pk:
             raise forms.ValidationError("That password is not right.")
         return password

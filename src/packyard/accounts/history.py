@@ -4,6 +4,7 @@ the event's tag and details. The raw events stay available as JSON for auditors.
 from collections.abc import Callable
 from typing import Any
 
+from packyard.accounts.events import EventTag
 from packyard.accounts.sessions import factor_in_words
 
 Details = dict[str, Any]
@@ -62,48 +63,46 @@ def _token_removed(details: Details) -> str:
 
 
 SENTENCES: dict[str, Callable[[Details], str]] = {
-    "account:create": lambda d: (
+    EventTag.CREATE: lambda d: (
         "Account created" + (" from an invitation" if d.get("invited") else "")
     ),
-    "account:login:success": lambda d: (
-        f"Logged in with {factor_in_words(str(d.get('method', '')))}"
-    ),
-    "account:login:failure": lambda d: "Wrong password given",
-    "account:login:held_new_device": lambda d: (
+    EventTag.LOGIN_SUCCESS: lambda d: f"Logged in with {factor_in_words(str(d.get('method', '')))}",
+    EventTag.LOGIN_FAILURE: lambda d: "Wrong password given",
+    EventTag.LOGIN_HELD_NEW_DEVICE: lambda d: (
         "Login from a new device held for the link we emailed"
     ),
-    "account:two_factor:failure": lambda d: f"Wrong second factor given ({_method(d).lower()})",
-    "account:two_factor:method_added": lambda d: _named(_method(d), d) + " added",
-    "account:two_factor:method_removed": lambda d: _named(_method(d), d) + " removed",
-    "account:two_factor:reset_by_admin": lambda d: (
+    EventTag.TWO_FACTOR_FAILURE: lambda d: f"Wrong second factor given ({_method(d).lower()})",
+    EventTag.TWO_FACTOR_METHOD_ADDED: lambda d: _named(_method(d), d) + " added",
+    EventTag.TWO_FACTOR_METHOD_REMOVED: lambda d: _named(_method(d), d) + " removed",
+    EventTag.TWO_FACTOR_RESET_BY_ADMIN: lambda d: (
         f"Second factors reset by the administrator {d.get('admin', '')}"
     ),
-    "account:two_factor:cloned_key_suspected": lambda d: (
+    EventTag.TWO_FACTOR_CLONED_KEY_SUSPECTED: lambda d: (
         _named("Security key", d) + " may have been cloned: its counter went back"
     ),
-    "account:recovery_codes:generated": lambda d: "New recovery codes generated",
-    "account:recovery_codes:used": lambda d: (
+    EventTag.RECOVERY_CODES_GENERATED: lambda d: "New recovery codes generated",
+    EventTag.RECOVERY_CODES_USED: lambda d: (
         f"Recovery code used to log in ({d.get('remaining', '?')} left)"
     ),
-    "account:api_token:added": _token_added,
-    "account:api_token:removed": _token_removed,
-    "account:api_token:removed_leak": _token_removed,
-    "account:api_token:expired": lambda d: f'Token "{d.get("description", "")}" expired',
-    "account:password:change": lambda d: "Password changed",
-    "account:password:reset": lambda d: "Password reset by email",
-    "account:email:verified": lambda d: f"Email address {d.get('email', '')} verified",
-    "account:session:revoked": lambda d: (
+    EventTag.API_TOKEN_ADDED: _token_added,
+    EventTag.API_TOKEN_REMOVED: _token_removed,
+    EventTag.API_TOKEN_REMOVED_LEAK: _token_removed,
+    EventTag.API_TOKEN_EXPIRED: lambda d: f'Token "{d.get("description", "")}" expired',
+    EventTag.PASSWORD_CHANGE: lambda d: "Password changed",
+    EventTag.PASSWORD_RESET: lambda d: "Password reset by email",
+    EventTag.EMAIL_VERIFIED: lambda d: f"Email address {d.get('email', '')} verified",
+    EventTag.SESSION_REVOKED: lambda d: (
         f"{d.get('count', 0)} other session{'s' if d.get('count') != 1 else ''} ended"
     ),
-    "account:project:deleted": lambda d: (
+    EventTag.PROJECT_DELETED: lambda d: (
         f"Project {d.get('project', '')} deleted, with {d.get('files', 0)} files"
     ),
-    "account:frozen": lambda d: f"Account frozen by the administrator {d.get('admin', '')}",
-    "account:unfrozen": lambda d: f"Account unfrozen by the administrator {d.get('admin', '')}",
-    "account:changed_by_admin": lambda d: (
+    EventTag.FROZEN: lambda d: f"Account frozen by the administrator {d.get('admin', '')}",
+    EventTag.UNFROZEN: lambda d: f"Account unfrozen by the administrator {d.get('admin', '')}",
+    EventTag.CHANGED_BY_ADMIN: lambda d: (
         f"Account changed by the administrator {d.get('admin', '')}: {d.get('fields', '')}"
     ),
-    "account:user_invited": lambda d: f"Invited {d.get('email', '')} to make an account",
+    EventTag.USER_INVITED: lambda d: f"Invited {d.get('email', '')} to make an account",
 }
 
 

@@ -20,12 +20,21 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from packyard.accounts.models import RateLimitCounter
+from packyard.http import Refused, wait_in_words
 
 
 class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"rate limited for {retry_after} s")
         self.retry_after = retry_after
+
+    def refusal(self, what: str) -> Refused:
+        """`what` ("Too many wrong codes") as a 429 that says how long to wait."""
+        return Refused(
+            f"{what}. Try again {wait_in_words(self.retry_after)}.",
+            429,
+            retry_after=self.retry_after,
+        )
 
 
 def _key(scope: str, seconds: int, subject: str) -> str:

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from packyard.accounts.devices import device_key
-from packyard.accounts.events import event_record
+from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Backoff, Counter, Limit, RateLimited, give_back_all, hit_all
 from packyard.http import client_ip
@@ -121,7 +121,7 @@ def password_check(*, request: HttpRequest | None, username: str, password: str)
         user = authenticated if isinstance(authenticated, User) else None
     if user is None:
         if known is not None:
-            event_record(user=known, tag="account:login:failure", request=request)
+            event_record(user=known, tag=EventTag.LOGIN_FAILURE, request=request)
         return None
     give_back_all(limits)
     LOGIN_FAILURES_FROM_STRANGERS.reset(str(user.pk))
@@ -186,7 +186,7 @@ def email_verify(*, token: str, request: HttpRequest | None = None) -> User:
     if not user.email_verified:
         user.email_verified = True
         user.save(update_fields=["email_verified"])
-        event_record(user=user, tag="account:email:verified", request=request, email=user.email)
+        event_record(user=user, tag=EventTag.EMAIL_VERIFIED, request=request, email=user.email)
     return user
 
 
@@ -236,7 +236,7 @@ def registration_submit(*, username: str, email: str, password: str, request: Ht
         )
         return
     user = user_create(username=username, email=email, password=password)
-    event_record(user=user, tag="account:create", request=request)
+    event_record(user=user, tag=EventTag.CREATE, request=request)
     email_verification_send(user=user)
 
 
@@ -268,7 +268,7 @@ def user_invitation_send(*, email: str, invited_by: User, request: HttpRequest) 
         from_email=None,
         recipient_list=[email],
     )
-    event_record(user=invited_by, tag="account:user_invited", request=request, email=email)
+    event_record(user=invited_by, tag=EventTag.USER_INVITED, request=request, email=email)
 
 
 def user_invitation_email(token: str) -> str:

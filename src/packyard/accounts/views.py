@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST, require_safe
 
 from packyard.accounts import history, services
-from packyard.accounts.events import event_record
+from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.forms import (
     BoundedPasswordChangeForm,
     BoundedSetPasswordForm,
@@ -48,8 +48,7 @@ HISTORY_PAGE = 50
 
 
 def _too_many_attempts(request: HttpRequest, form: Form, exc: RateLimited) -> HttpResponse:
-    minutes = max(1, round(exc.retry_after / 60))
-    form.add_error(None, f"Too many failed attempts. Try again in about {minutes} minute(s).")
+    form.add_error(None, exc.refusal("Too many failed attempts").message)
     response = render(request, "accounts/login.html", {"form": form}, status=429)
     response["Retry-After"] = str(exc.retry_after)
     return response
@@ -113,7 +112,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
                 request=request,
             )
         except RateLimited as exc:
-            form.add_error(None, _wait_message(exc))
+            form.add_error(None, exc.refusal("Too many attempts from this address").message)
             response = render(request, "accounts/register.html", {"form": form}, status=429)
             response["Retry-After"] = str(exc.retry_after)
             return response
@@ -122,11 +121,6 @@ def register_view(request: HttpRequest) -> HttpResponse:
         else:
             return render(request, "accounts/register_sent.html", {"email": email})
     return render(request, "accounts/register.html", {"form": form})
-
-
-def _wait_message(exc: RateLimited) -> str:
-    minutes = max(1, round(exc.retry_after / 60))
-    return f"Too many attempts from this address. Try again in about {minutes} minute(s)."
 
 
 def _registration_closed(request: HttpRequest) -> HttpResponse:
@@ -161,7 +155,7 @@ def register_invited_view(request: HttpRequest, token: str) -> HttpResponse:
         except services.AccountError as exc:
             form.add_error(None, str(exc))
         else:
-            event_record(user=user, tag="account:create", request=request, invited=True)
+            event_record(user=user, tag=EventTag.CREATE, request=request, invited=True)
             login_complete(request, user, factor="password")
             return redirect("accounts:manage")
     return render(request, "accounts/register_invited.html", {"form": form, "email": email})
@@ -243,7 +237,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         # Keeps this session; every other session fails its auth-hash check from now on.
         update_session_auth_hash(self.request, form.user)
         sessions_revoke(user=form.user, keep=current_session_id(self.request))
-        event_record(user=form.user, tag="account:password:change", request=self.request)
+        event_record(user=form.user, tag=EventTag.PASSWORD_CHANGE, request=self.request)
         services.security_email_send(
             user=form.user,
             subject="Your password has changed",
@@ -280,7 +274,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         assert self.user is not None
         sessions_revoke(user=self.user)
-        event_record(user=self.user, tag="account:password:reset", request=self.request)
+        event_record(user=self.user, tag=EventTag.PASSWORD_RESET, request=self.request)
         return response
 
 
@@ -319,7 +313,7 @@ def session_revoke_view(request: HttpRequest) -> HttpResponse:
     else:
         count = 0
     if count:
-        event_record(user=request.user, tag="account:session:revoked", request=request, count=count)
+        event_record(user=request.user, tag=EventTag.SESSION_REVOKED, request=request, count=count)
     messages.success(request, f"Ended {count} session{'s' if count != 1 else ''}.")
     return redirect("accounts:sessions")
 

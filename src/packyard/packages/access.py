@@ -15,13 +15,13 @@ from django.http.response import HttpResponseBase
 
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
-from packyard.http import client_ip, plain_error, unauthorized
+from packyard.http import client_ip, plain_error, refusal_response, unauthorized
 from packyard.packages.models import Project
 from packyard.tokens.services import (
+    TOKEN_FAILURES,
     TokenError,
     TokenIdentity,
     token_authenticate,
-    token_failures_message,
 )
 from packyard.twofactor.services import user_has_two_factor
 
@@ -145,9 +145,7 @@ def read_as(request: HttpRequest) -> Reader:
     try:
         identity = token_authenticate(raw=raw, client_ip=client_ip(request), action="read")
     except RateLimited as exc:
-        response = plain_error(429, token_failures_message(exc))
-        response["Retry-After"] = str(exc.retry_after)
-        raise ReadRefused(response) from None
+        raise ReadRefused(refusal_response(exc.refusal(TOKEN_FAILURES))) from None
     except TokenError as exc:
         raise ReadRefused(unauthorized(str(exc))) from None
     why = account_may_read(identity.user, by_operator=identity.token.minted_by_operator)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from packyard.accounts.models import User
 from packyard.accounts.services import security_email_send, user_find
-from packyard.packages.events import project_event_record
+from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.models import Invitation, Project, Role
 
 
@@ -37,7 +37,7 @@ def _withdraw_invitations_sent_by(
         if updated:
             project_event_record(
                 projects=[project],
-                tag="project:role:revoke_invite",
+                tag=ProjectEventTag.ROLE_REVOKE_INVITE,
                 actor=None,
                 request=request,
                 invitee=invitation.invitee.username,
@@ -91,7 +91,7 @@ def invitation_create(
         )
         project_event_record(
             projects=[project],
-            tag="project:role:invite",
+            tag=ProjectEventTag.ROLE_INVITE,
             actor=inviter,
             request=request,
             invitee=invitee.username,
@@ -128,7 +128,7 @@ def invitation_answer(
             )
         project_event_record(
             projects=[invitation.project],
-            tag=f"project:role:{outcome}",
+            tag=ProjectEventTag.ROLE_ACCEPTED if accept else ProjectEventTag.ROLE_DECLINED,
             actor=user,
             request=request,
             role=invitation.role_name,
@@ -145,7 +145,7 @@ def invitation_revoke(*, invitation: Invitation, owner: User, request: HttpReque
         raise CollaboratorError("This invitation was already answered.")
     project_event_record(
         projects=[invitation.project],
-        tag="project:role:revoke_invite",
+        tag=ProjectEventTag.ROLE_REVOKE_INVITE,
         actor=owner,
         request=request,
         invitee=invitation.invitee.username,
@@ -182,7 +182,7 @@ def role_change(*, role: Role, new_role: str, owner: User, request: HttpRequest)
             )
         project_event_record(
             projects=[role.project],
-            tag="project:role:change",
+            tag=ProjectEventTag.ROLE_CHANGE,
             actor=owner,
             request=request,
             user=role.user.username,
@@ -204,7 +204,7 @@ def role_remove(*, role: Role, owner: User, request: HttpRequest) -> None:
             )
         project_event_record(
             projects=[role.project],
-            tag="project:role:remove",
+            tag=ProjectEventTag.ROLE_REMOVE,
             actor=owner,
             request=request,
             user=role.user.username,

@@ -1,3 +1,4 @@
+from enum import StrEnum
 from typing import Any
 
 from django.db.models import QuerySet
@@ -8,10 +9,33 @@ from packyard.http import client_ip
 from packyard.packages.models import Project, ProjectEvent
 
 
+class ProjectEventTag(StrEnum):
+    """Every kind of project event. The values are stored: never change one, add new ones."""
+
+    API_TOKEN_ADDED = "project:api_token:added"
+    API_TOKEN_EXPIRED = "project:api_token:expired"
+    API_TOKEN_REMOVED = "project:api_token:removed"
+    API_TOKEN_REMOVED_LEAK = "project:api_token:removed_leak"
+    CREATE = "project:create"
+    FILE_ADD = "project:file:add"
+    FILE_REMOVE = "project:file:remove"
+    QUARANTINE_OFF = "project:quarantine:off"
+    QUARANTINE_ON = "project:quarantine:on"
+    RELEASE_REMOVE = "project:release:remove"
+    RELEASE_UNYANK = "project:release:unyank"
+    RELEASE_YANK = "project:release:yank"
+    ROLE_ACCEPTED = "project:role:accepted"
+    ROLE_CHANGE = "project:role:change"
+    ROLE_DECLINED = "project:role:declined"
+    ROLE_INVITE = "project:role:invite"
+    ROLE_REMOVE = "project:role:remove"
+    ROLE_REVOKE_INVITE = "project:role:revoke_invite"
+
+
 def project_event_record(
     *,
     projects: QuerySet[Project] | list[Project],
-    tag: str,
+    tag: ProjectEventTag,
     actor: User | None,
     request: HttpRequest | None = None,
     **additional: Any,

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 
 from packyard.accounts.history import Details, sentence_from
+from packyard.packages.events import ProjectEventTag
 
 
 def _token(details: Details) -> str:
@@ -15,32 +16,34 @@ def _invitation_withdrawn(details: Details) -> str:
 
 
 SENTENCES: dict[str, Callable[[Details], str]] = {
-    "project:create": lambda d: f"Project {d.get('name', '')} created",
-    "project:file:add": lambda d: (
+    ProjectEventTag.CREATE: lambda d: f"Project {d.get('name', '')} created",
+    ProjectEventTag.FILE_ADD: lambda d: (
         f"{d.get('filename', '')} uploaded ({d.get('version', '')}) with {d.get('method', '')}"
     ),
-    "project:file:remove": lambda d: f"{d.get('filename', '')} deleted",
-    "project:release:yank": lambda d: (
+    ProjectEventTag.FILE_REMOVE: lambda d: f"{d.get('filename', '')} deleted",
+    ProjectEventTag.RELEASE_YANK: lambda d: (
         f"{d.get('version', '')} yanked" + (f": {d['reason']}" if d.get("reason") else "")
     ),
-    "project:release:unyank": lambda d: f"{d.get('version', '')} no longer yanked",
-    "project:release:remove": lambda d: f"{d.get('version', '')} and its files deleted",
-    "project:role:invite": lambda d: f"{d.get('invitee', '')} invited as {d.get('role', '')}",
-    "project:role:accepted": lambda d: f"Invitation as {d.get('role', '')} accepted",
-    "project:role:declined": lambda d: f"Invitation as {d.get('role', '')} declined",
-    "project:role:revoke_invite": _invitation_withdrawn,
-    "project:role:change": lambda d: (
+    ProjectEventTag.RELEASE_UNYANK: lambda d: f"{d.get('version', '')} no longer yanked",
+    ProjectEventTag.RELEASE_REMOVE: lambda d: f"{d.get('version', '')} and its files deleted",
+    ProjectEventTag.ROLE_INVITE: lambda d: f"{d.get('invitee', '')} invited as {d.get('role', '')}",
+    ProjectEventTag.ROLE_ACCEPTED: lambda d: f"Invitation as {d.get('role', '')} accepted",
+    ProjectEventTag.ROLE_DECLINED: lambda d: f"Invitation as {d.get('role', '')} declined",
+    ProjectEventTag.ROLE_REVOKE_INVITE: _invitation_withdrawn,
+    ProjectEventTag.ROLE_CHANGE: lambda d: (
         f"{d.get('user', '')} made {d.get('new', '')} (was {d.get('old', '')})"
     ),
-    "project:role:remove": lambda d: f"{d.get('user', '')} removed ({d.get('role', '')})",
-    "project:quarantine:on": lambda d: f"Quarantined by the administrator {d.get('admin', '')}",
-    "project:quarantine:off": lambda d: (
+    ProjectEventTag.ROLE_REMOVE: lambda d: f"{d.get('user', '')} removed ({d.get('role', '')})",
+    ProjectEventTag.QUARANTINE_ON: lambda d: (
+        f"Quarantined by the administrator {d.get('admin', '')}"
+    ),
+    ProjectEventTag.QUARANTINE_OFF: lambda d: (
         f"Released from quarantine by the administrator {d.get('admin', '')}"
     ),
-    "project:api_token:added": lambda d: f"API {_token(d)} can upload here",
-    "project:api_token:removed": lambda d: f"API {_token(d)} revoked",
-    "project:api_token:removed_leak": lambda d: f"API {_token(d)} revoked: found in public",
-    "project:api_token:expired": lambda d: f"API {_token(d)} expired",
+    ProjectEventTag.API_TOKEN_ADDED: lambda d: f"API {_token(d)} can upload here",
+    ProjectEventTag.API_TOKEN_REMOVED: lambda d: f"API {_token(d)} revoked",
+    ProjectEventTag.API_TOKEN_REMOVED_LEAK: lambda d: f"API {_token(d)} revoked: found in public",
+    ProjectEventTag.API_TOKEN_EXPIRED: lambda d: f"API {_token(d)} expired",
 }
 
 

@@ -160,7 +160,7 @@ class ProjectEvent(models.Model):
     """The security history of a project, for its Owners."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
-    tag = models.CharField(max_length=64)  # free-form, e.g. "project:api_token:added"
+    tag = models.CharField(max_length=64)  # one of packages.events.ProjectEventTag
     time = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -6,11 +6,11 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import HttpRequest
 
-from packyard.accounts.events import event_record
+from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
 from packyard.accounts.services import security_email_send
 from packyard.packages import pages
-from packyard.packages.events import project_event_record
+from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.models import File, Project, Release, ReservedName, Role, name_skeleton
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def release_yank(*, release: Release, reason: str, actor: User, request: HttpReq
         pages.refresh(release.project_id)
         project_event_record(
             projects=[release.project],
-            tag="project:release:yank",
+            tag=ProjectEventTag.RELEASE_YANK,
             actor=actor,
             request=request,
             version=release.version,
@@ -106,7 +106,7 @@ def release_unyank(*, release: Release, actor: User, request: HttpRequest) -> No
         pages.refresh(release.project_id)
         project_event_record(
             projects=[release.project],
-            tag="project:release:unyank",
+            tag=ProjectEventTag.RELEASE_UNYANK,
             actor=actor,
             request=request,
             version=release.version,
@@ -137,7 +137,7 @@ def file_delete(*, file: File, actor: User, request: HttpRequest) -> None:
         pages.refresh(project.pk)
         project_event_record(
             projects=[project],
-            tag="project:file:remove",
+            tag=ProjectEventTag.FILE_REMOVE,
             actor=actor,
             request=request,
             filename=file.filename,
@@ -155,7 +155,7 @@ def release_delete(*, release: Release, actor: User, request: HttpRequest) -> No
         pages.refresh(project.pk)
         project_event_record(
             projects=[project],
-            tag="project:release:remove",
+            tag=ProjectEventTag.RELEASE_REMOVE,
             actor=actor,
             request=request,
             version=release.version,
@@ -190,7 +190,7 @@ def project_delete(
         pages.index_invalidate()
         event_record(
             user=actor,
-            tag="account:project:deleted",
+            tag=EventTag.PROJECT_DELETED,
             request=request,
             project=name,
             files=len(paths),

@@ -6,13 +6,13 @@ from django.views.decorators.http import require_http_methods
 
 from packyard.accounts.ratelimit import Limit, RateLimited
 from packyard.accounts.services import security_email_send
-from packyard.http import client_ip, content_length, plain_error
+from packyard.http import client_ip, content_length, plain_error, refusal_response
 from packyard.packages.access import token_from_header
 from packyard.tokens import disclosure
 from packyard.tokens.services import (
+    TOKEN_FAILURES,
     TokenError,
     token_authenticate,
-    token_failures_message,
     token_find_genuine,
     token_revoke,
 )
@@ -27,9 +27,7 @@ def disclose_token(request: HttpRequest) -> HttpResponse:
     try:
         REPORTS_PER_IP.hit(client_ip(request))
     except RateLimited as exc:
-        response = plain_error(429, "Too many reports.")
-        response["Retry-After"] = str(exc.retry_after)
-        return response
+        return refusal_response(exc.refusal("Too many reports"))
     if content_length(request) > MAX_REPORT_BYTES:
         return plain_error(413, "The report is too large.")
     body = request.body
@@ -77,9 +75,7 @@ def revoke_current_token(request: HttpRequest) -> HttpResponse:
     try:
         identity = token_authenticate(raw=raw, client_ip=client_ip(request), action="revoke")
     except RateLimited as exc:
-        response = plain_error(429, token_failures_message(exc))
-        response["Retry-After"] = str(exc.retry_after)
-        return response
+        return refusal_response(exc.refusal(TOKEN_FAILURES))
     except TokenError as exc:
         return plain_error(403, str(exc))
     token_revoke(token=identity.token, request=request, reason="self")

@@ -18,12 +18,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 from packaging.utils import canonicalize_name
 
-from packyard.accounts.events import event_record
+from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
-from packyard.accounts.ratelimit import Limit, RateLimited
+from packyard.accounts.ratelimit import Limit
 from packyard.accounts.services import security_email_send
 from packyard.http import client_ip
-from packyard.packages.events import project_event_record
+from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.models import Project
 from packyard.tokens import macaroon
 from packyard.tokens.caveats import (
@@ -234,14 +234,14 @@ def token_mint(
         token.save()
         event_record(
             user=user,
-            tag="account:api_token:added",
+            tag=EventTag.API_TOKEN_ADDED,
             request=request,
             token_id=str(token.id),
             description=description,
             scope=token.scope_label,
             by_operator=by_operator,
         )
-        _project_events(token, "project:api_token:added", request, by_operator=by_operator)
+        _project_events(token, ProjectEventTag.API_TOKEN_ADDED, request, by_operator=by_operator)
     security_email_send(
         user=user,
         subject="A new API token was created",
@@ -303,11 +303,7 @@ _failures, _window = settings.PACKYARD_TOKEN_FAILURE_LIMIT
 TOKEN_FAILURES_PER_IP = Limit("token-ip", _failures, _window)
 
 
-def token_failures_message(limited: RateLimited) -> str:
-    return (
-        "Too many failed API token checks from this address. "
-        f"Try again in {limited.retry_after} seconds."
-    )
+TOKEN_FAILURES = "Too many failed API token checks from this address"  # noqa: S105 - a message
 
 
 def token_authenticate(*, raw: str, client_ip: str = "", action: str = "upload") -> TokenIdentity:
@@ -372,7 +368,7 @@ def _spend(token: ApiToken) -> None:
         raise TokenError("Invalid API Token: this single-use token has already been used")
     event_record(
         user=token.user,
-        tag="account:api_token:removed",
+        tag=EventTag.API_TOKEN_REMOVED,
         token_id=str(token.id),
         description=token.description,
         reason="single-use",
@@ -408,7 +404,11 @@ def token_revoke(
 ) -> None:
     if token.revoked_at is not None:
         return
-    tag = "account:api_token:removed_leak" if reason == "leaked" else "account:api_token:removed"
+    leaked = reason == "leaked"
+    tag = EventTag.API_TOKEN_REMOVED_LEAK if leaked else EventTag.API_TOKEN_REMOVED
+    project_tag = (
+        ProjectEventTag.API_TOKEN_REMOVED_LEAK if leaked else ProjectEventTag.API_TOKEN_REMOVED
+    )
     with transaction.atomic():
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_reason=reason
@@ -423,7 +423,7 @@ def token_revoke(
                 reason=reason,
                 **details,
             )
-            _project_events(token, tag.replace("account:", "project:"), request, reason=reason)
+            _project_events(token, project_tag, request, reason=reason)
 
 
 EXPIRY_NOTICES = (("7d", timedelta(days=7)), ("1d", timedelta(days=1)), ("expired", timedelta(0)))
@@ -448,7 +448,7 @@ def token_expiry_notices_send() -> int:
         if expired:
             event_record(
                 user=token.user,
-                tag="account:api_token:expired",
+                tag=EventTag.API_TOKEN_EXPIRED,
                 token_id=str(token.id),
                 description=token.description,
             )
@@ -465,7 +465,7 @@ def token_expiry_notices_send() -> int:
 
 
 def _project_events(
-    token: ApiToken, tag: str, request: HttpRequest | None, **details: object
+    token: ApiToken, tag: ProjectEventTag, request: HttpRequest | None, **details: object
 ) -> None:
     """Record a token's event in the history of every project it can (or could) upload to."""
     if token.project_names:

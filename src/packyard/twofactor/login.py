@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from packyard.accounts.devices import device_remember
-from packyard.accounts.events import event_record
+from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_mark
 from packyard.accounts.services import security_email_send
@@ -70,7 +70,7 @@ def login_complete(request: HttpRequest, user: User, *, factor: str) -> None:
     request.session.pop(HOLD_KEY, None)
     setattr(request, FACTOR_ATTRIBUTE, factor)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    event_record(user=user, tag="account:login:success", request=request, method=factor)
+    event_record(user=user, tag=EventTag.LOGIN_SUCCESS, request=request, method=factor)
     device_remember(request, user)
     reauth_mark(request)
 
@@ -97,7 +97,7 @@ def hold_start(request: HttpRequest, user: User, *, factor: str, next_url: str) 
     }
     token = signing.dumps({"u": str(user.pk), "n": nonce}, salt=HOLD_SALT)
     link = settings.BASE_URL + reverse("twofactor:confirm-login", args=[token])
-    event_record(user=user, tag="account:login:held_new_device", request=request, method=factor)
+    event_record(user=user, tag=EventTag.LOGIN_HELD_NEW_DEVICE, request=request, method=factor)
     security_email_send(
         user=user,
         subject="Confirm a login from a new device",

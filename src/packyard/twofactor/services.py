@@ -7,7 +7,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from packyard.accounts.events import event_record
+from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Limit, give_back_all, hit_all
 from packyard.accounts.services import security_email_send
@@ -68,7 +68,7 @@ def second_factor_succeeded(*, user: User, request: HttpRequest | None) -> None:
 
 def second_factor_failed(*, user: User, request: HttpRequest | None, method: str) -> None:
     """The attempt was counted by second_factor_check_limits: this only records it."""
-    event_record(user=user, tag="account:two_factor:failure", request=request, method=method)
+    event_record(user=user, tag=EventTag.TWO_FACTOR_FAILURE, request=request, method=method)
 
 
 # --- recovery codes ----------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def recovery_codes_generate(*, user: User, request: HttpRequest | None) -> list[
             RecoveryCode(user=user, code_digest=recovery.digest(recovery.normalize(code) or ""))
             for code in codes
         )
-        event_record(user=user, tag="account:recovery_codes:generated", request=request)
+        event_record(user=user, tag=EventTag.RECOVERY_CODES_GENERATED, request=request)
     if replaced:
         security_email_send(
             user=user,
@@ -126,7 +126,7 @@ def recovery_code_use(*, user: User, code: str, request: HttpRequest) -> bool:
     if not _burn(user, code):
         return False
     left = recovery_codes_remaining(user)
-    event_record(user=user, tag="account:recovery_codes:used", request=request, remaining=left)
+    event_record(user=user, tag=EventTag.RECOVERY_CODES_USED, request=request, remaining=left)
     security_email_send(
         user=user,
         subject="A recovery code was used",
@@ -204,7 +204,7 @@ def webauthn_used(
     if credential.sign_count and new_sign_count <= credential.sign_count:
         event_record(
             user=credential.user,
-            tag="account:two_factor:cloned_key_suspected",
+            tag=EventTag.TWO_FACTOR_CLONED_KEY_SUSPECTED,
             request=request,
             label=credential.label,
         )
@@ -234,7 +234,7 @@ def factor_changed(
     *, user: User, request: HttpRequest, method: str, added: bool, label: str = ""
 ) -> None:
     """Record, announce, and end every other session: a factor change is a security change."""
-    tag = "account:two_factor:method_added" if added else "account:two_factor:method_removed"
+    tag = EventTag.TWO_FACTOR_METHOD_ADDED if added else EventTag.TWO_FACTOR_METHOD_REMOVED
     event_record(user=user, tag=tag, request=request, method=method, label=label)
     security_email_send(
         user=user,
@@ -255,7 +255,7 @@ def second_factors_reset(*, user: User, admin: User, request: HttpRequest) -> No
         RecoveryCode.objects.filter(user=user).delete()
         event_record(
             user=user,
-            tag="account:two_factor:reset_by_admin",
+            tag=EventTag.TWO_FACTOR_RESET_BY_ADMIN,
             request=request,
             admin=admin.username,
         )

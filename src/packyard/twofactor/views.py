@@ -1,6 +1,7 @@
 import base64
 import json
 import time
+from enum import Enum, auto
 
 import segno
 from django.conf import settings
@@ -21,6 +22,7 @@ from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.reauth import reauth_continue_url, reauth_mark, reauth_required
 from packyard.accounts.sessions import FACTOR_ATTRIBUTE, current_session_id, sessions_revoke
+from packyard.http import Refused
 from packyard.twofactor import login as pending
 from packyard.twofactor import secretbox, services, totp, webauthn
 from packyard.twofactor.forms import CodeForm, LabelForm, RecoveryCodeForm
@@ -34,10 +36,14 @@ def _user(request: HttpRequest) -> User:
     return request.user
 
 
-def _too_many(exc: RateLimited) -> str:
-    return (
-        f"Too many wrong codes. Try again in about {max(1, round(exc.retry_after / 60))} minute(s)."
-    )
+TOO_MANY_CODES = "Too many wrong codes"
+
+
+def _refused_json(refused: Refused) -> JsonResponse:
+    response = _json_error(refused.message, refused.status)
+    if refused.retry_after is not None:
+        response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 def _json_error(message: str, status: int = 400) -> JsonResponse:
@@ -69,13 +75,15 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
         form = code_form if method == "totp" else recovery_form
         if method in {"totp", "recovery"} and form.is_valid():
             next_url = pending.pending_next(request)
-            outcome = _second_factor(request, user, method, form, next_url)
-            if outcome is None:
+            try:
+                outcome = _second_factor(request, user, method, form, next_url)
+            except Refused as refused:
+                form.add_error(None, refused.message)
+                status = refused.status
+            else:
+                if outcome is LoginOutcome.HELD:
+                    return render(request, "twofactor/login_held.html", {"email": user.email})
                 return redirect(_after_login(request, next_url))
-            if outcome == HELD:
-                return render(request, "twofactor/login_held.html", {"email": user.email})
-            form.add_error(None, outcome)
-            status = 429 if outcome.startswith("Too many") else 400
     context = {
         "code_form": code_form,
         "recovery_form": recovery_form,
@@ -85,7 +93,9 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
     return render(request, "twofactor/login_second_step.html", context, status=status)
 
 
-HELD = "held"
+class LoginOutcome(Enum):
+    LOGGED_IN = auto()
+    HELD = auto()  # a browser and address never seen: the emailed link finishes the login
 
 
 @require_POST
@@ -98,13 +108,13 @@ def login_cancel(request: HttpRequest) -> HttpResponse:
 
 def _second_factor(
     request: HttpRequest, user: User, method: str, form: CodeForm | RecoveryCodeForm, next_url: str
-) -> str | None:
-    """Check the code; None once logged in, HELD when the login waits for an emailed link,
-    otherwise the message to show."""
+) -> LoginOutcome:
+    """Check the code and finish the login, or hold it for the emailed link. Raises Refused
+    with the message to show."""
     try:
         services.second_factor_check_limits(user=user, request=request)
     except RateLimited as exc:
-        return _too_many(exc)
+        raise exc.refusal(TOO_MANY_CODES) from None
     if method == "totp":
         accepted = services.totp_verify(user=user, code=form.cleaned_data["code"])
     else:
@@ -112,15 +122,15 @@ def _second_factor(
         accepted = services.recovery_code_use(user=user, code=code, request=request)
     if not accepted:
         services.second_factor_failed(user=user, request=request, method=method)
-        return "That code is not right, or was already used."
+        raise Refused("That code is not right, or was already used.")
     services.second_factor_succeeded(user=user, request=request)
     factor = "password+totp" if method == "totp" else "password+recovery-code"
     if not device_known(request, user):
         pending.hold_start(request, user, factor=factor, next_url=next_url)
-        return HELD
+        return LoginOutcome.HELD
     pending.login_complete(request, user, factor=factor)
     _after_recovery_code(request, user, factor)
-    return None
+    return LoginOutcome.LOGGED_IN
 
 
 def _after_recovery_code(request: HttpRequest, user: User, factor: str) -> None:
@@ -189,7 +199,7 @@ def _finish_webauthn_login(
         )
         services.webauthn_used(credential=credential, new_sign_count=sign_count, request=request)
     except RateLimited as exc:
-        return _json_error(_too_many(exc), 429)
+        return _refused_json(exc.refusal(TOO_MANY_CODES))
     except (webauthn.WebAuthnRefused, services.TwoFactorError) as exc:
         if user is not None:
             services.second_factor_failed(user=user, request=request, method="webauthn")
@@ -293,7 +303,7 @@ def reauth_webauthn_verify(request: HttpRequest) -> JsonResponse:
         )
         services.webauthn_used(credential=credential, new_sign_count=sign_count, request=request)
     except RateLimited as exc:
-        return _json_error(_too_many(exc), 429)
+        return _refused_json(exc.refusal(TOO_MANY_CODES))
     except (webauthn.WebAuthnRefused, services.TwoFactorError) as exc:
         services.second_factor_failed(user=user, request=request, method="webauthn")
         return _json_error(str(exc))

@@ -15,10 +15,10 @@ from packyard.http import client_ip
 from packyard.packages.upload.errors import UploadRefused
 from packyard.tokens.services import (
     GENERIC_FAILURE,
+    TOKEN_FAILURES,
     TokenError,
     TokenIdentity,
     token_authenticate,
-    token_failures_message,
 )
 from packyard.twofactor.services import user_has_two_factor
 
@@ -82,11 +82,7 @@ def _password_upload(request: HttpRequest, username: str, password: str) -> Uplo
     try:
         user = password_check(request=request, username=username, password=password)
     except RateLimited as exc:
-        raise UploadRefused(
-            f"Too many failed login attempts. Try again in {exc.retry_after} seconds.",
-            429,
-            retry_after=exc.retry_after,
-        ) from None
+        raise exc.refusal("Too many failed login attempts") from None
     if user is None:
         raise UploadRefused(GENERIC_FAILURE, 403)
     if policy == "tokens-if-2fa" and user_has_two_factor(user):
@@ -104,7 +100,7 @@ def authenticate(request: HttpRequest) -> Uploader:
     except TokenError as exc:
         raise UploadRefused(str(exc), 403) from None
     except RateLimited as exc:
-        raise UploadRefused(token_failures_message(exc), 429, retry_after=exc.retry_after) from None
+        raise exc.refusal(TOKEN_FAILURES) from None
     _check_account(identity.user)
     _check_two_factor_policy(identity)
     return Uploader(user=identity.user, identity=identity)

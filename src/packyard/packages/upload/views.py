@@ -8,8 +8,8 @@ from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Limit, RateLimited, hit_all
-from packyard.http import client_ip, content_length, plain_error
-from packyard.packages.events import project_event_record
+from packyard.http import Refused, client_ip, content_length, plain_error, refusal_response
+from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.models import File, Project, Role
 from packyard.packages.services import (
     NameReserved,
@@ -70,12 +70,8 @@ def _by_operator(uploader: auth.Uploader) -> bool:
     return uploader.identity is not None and uploader.identity.token.minted_by_operator
 
 
-def _too_many_new_projects(exc: RateLimited) -> UploadRefused:
-    return UploadRefused(
-        f"Too many new projects created. Try again in {exc.retry_after // 60 + 1} minutes.",
-        429,
-        retry_after=exc.retry_after,
-    )
+def _too_many_new_projects(exc: RateLimited) -> Refused:
+    return exc.refusal("Too many new projects created")
 
 
 def _check_new_project(request: HttpRequest, uploader: auth.Uploader) -> None:
@@ -204,14 +200,14 @@ def _record_event(
                 raise _too_many_new_projects(exc) from None
         project_event_record(
             projects=[project],
-            tag="project:create",
+            tag=ProjectEventTag.CREATE,
             actor=uploader.user,
             request=request,
             name=project.name,
         )
     project_event_record(
         projects=[project],
-        tag="project:file:add",
+        tag=ProjectEventTag.FILE_ADD,
         actor=uploader.user,
         request=request,
         filename=file.filename,
@@ -266,15 +262,12 @@ def upload(request: HttpRequest) -> HttpResponse:
                 413,
             )
         _process(request, uploader)
-    except UploadRefused as refusal:
+    except Refused as refusal:
         if refusal.status != 408:  # a stalled body would only stall the drain as well
             _drain(request)
         # Never a WWW-Authenticate challenge, even for 401: a browser answers one with the
         # credentials it has cached for this site, which would let any web page upload with them.
-        response = plain_error(refusal.status, refusal.message)
-        if refusal.retry_after is not None:
-            response["Retry-After"] = str(refusal.retry_after)
-        return response
+        return refusal_response(refusal)
     if uploader.identity is not None:
         token_touch(token=uploader.identity.token, request=request)
     return HttpResponse("OK\n", content_type="text/plain")
