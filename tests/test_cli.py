@@ -103,3 +103,10 @@ def test_a_wrong_setting_stops_with_its_message_not_a_traceback(run, tmp_path: P
     assert "PACKYARD_GEOIP_DATABASE=" in result.stderr
     assert "is not a readable MaxMind database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_token_for_a_new_project_checks_the_name(run):
+    _erin(run)
+    result = run("token", "create", "erin", "--new-project=not_a name!")
+    assert result.returncode != 0
+    assert "is not a valid project name" in result.stderr

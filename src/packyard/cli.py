@@ -138,6 +138,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
     from packyard.accounts.services import user_find
     from packyard.packages.models import Project
+    from packyard.packages.services import ProjectActionError, new_project_name_check
     from packyard.tokens.services import TokenError, TokenScope, token_mint
 
     user = user_find(username=args.name)
@@ -149,9 +150,12 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         if project is None:
             raise SystemExit(f"{args.name} has no project named {name!r}.")
         projects.append((project.normalized_name, str(project.id)))
-    new_project = _canonical(args.new_project) if args.new_project else ""
-    if new_project and Project.objects.filter(normalized_name=new_project).exists():
-        raise SystemExit(f"The project {new_project!r} exists: use --project.")
+    new_project = ""
+    if args.new_project:
+        try:
+            new_project = new_project_name_check(name=args.new_project, user=user)
+        except ProjectActionError as exc:
+            raise SystemExit(f"{exc} Use --project for an existing one.") from None
     scope = TokenScope(
         projects=tuple(projects),
         new_project=new_project,

@@ -1,7 +1,17 @@
 """Small helpers shared by the machine endpoints and the web views."""
 
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
+
+# Stored with sessions, events and tokens' last use: long enough for any real browser's.
+USER_AGENT_LIMIT = 512
 
 
 class Refused(Exception):
@@ -37,6 +47,85 @@ def client_ip(request: HttpRequest) -> str:
     if len(hops) < settings.PROXY_COUNT:
         return remote
     return hops[-settings.PROXY_COUNT]
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who is asking, as recorded beside sessions, events and tokens."""
+
+    ip: str
+    user_agent: str
+
+
+def client_info(request: HttpRequest | None) -> ClientInfo:
+    if request is None:
+        return ClientInfo(ip="", user_agent="")
+    agent = str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_LIMIT]
+    return ClientInfo(ip=client_ip(request), user_agent=agent)
+
+
+def safe_next(request: HttpRequest, target: str) -> str:
+    """The page to go to after a login or confirmation: the target when it is on this site,
+    else the account page (never another site: an open redirect would serve phishing)."""
+    if target and url_has_allowed_host_and_scheme(
+        target, {request.get_host()}, request.is_secure()
+    ):
+        return target
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def parse_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+TOKEN_USERNAME = "__token__"  # noqa: S105 - the username PyPI clients send with a token
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    secret: str
+
+    @property
+    def token(self) -> str | None:
+        return self.secret if self.username == TOKEN_USERNAME else None
+
+
+class MalformedCredentials(Exception):
+    """An Authorization header that is neither Basic nor Bearer, or cannot be decoded."""
+
+
+def credentials_from_header(request: HttpRequest) -> Credentials | None:
+    """The credentials in `Authorization: Basic` (username and password) or `Bearer` (a token,
+    as the username __token__); None without the header."""
+    header = str(request.META.get("HTTP_AUTHORIZATION", ""))
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return Credentials(username=TOKEN_USERNAME, secret=value.strip())
+    if scheme.lower() != "basic":
+        raise MalformedCredentials
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise MalformedCredentials from None
+    username, separator, password = decoded.partition(":")
+    if not separator:
+        raise MalformedCredentials
+    return Credentials(username=username, secret=password)
+
+
+def token_from_header(request: HttpRequest) -> str | None:
+    """The API token the request carries, if it carries one in either form."""
+    try:
+        credentials = credentials_from_header(request)
+    except MalformedCredentials:
+        return None
+    return credentials.token if credentials is not None else None
 
 
 def _reason_phrase(message: str) -> str:

@@ -106,3 +106,24 @@ def test_delete_all_tokens(alice_browser, alice):
     csrf = alice_browser.cookies["csrftoken"].value
     alice_browser.post("/manage/account/tokens/delete-all/", {"csrfmiddlewaretoken": csrf})
     assert not ApiToken.objects.live().exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("-dash-first", "is not a valid project name"),
+        ("x" * 201, "at most 200 characters"),
+        ("theirs", "exists already"),
+        ("the1rs", "too similar to the existing project"),
+    ],
+)
+def test_a_new_project_name_is_checked_as_an_upload_would(alice_browser, bob, name, why):
+    project = Project.objects.create(
+        name="theirs", normalized_name="theirs", name_skeleton="the1rs"
+    )
+    Role.objects.create(project=project, user=bob, role_name=Role.OWNER)
+    response = csrf_post(
+        alice_browser, "/manage/account/tokens/", {"description": "x", "new_project": name}
+    )
+    assert why in response.content.decode()
+    assert not ApiToken.objects.exists()

@@ -4,7 +4,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from packyard.accounts.models import Event, User
-from packyard.http import client_ip
+from packyard.http import client_info
 
 
 class EventTag(StrEnum):
@@ -39,8 +39,11 @@ class EventTag(StrEnum):
 def event_record(
     *, user: User, tag: EventTag, request: HttpRequest | None = None, **additional: Any
 ) -> Event:
-    ip = client_ip(request) if request is not None else None
-    agent = request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else ""
+    client = client_info(request)
     return Event.objects.create(
-        user=user, tag=tag, ip_address=ip or None, user_agent=agent, additional=additional
+        user=user,
+        tag=tag,
+        ip_address=client.ip or None,
+        user_agent=client.user_agent,
+        additional=additional,
     )

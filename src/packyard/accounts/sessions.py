@@ -4,7 +4,6 @@ Each login gets a UserSession row, named in the session data; the middleware log
 session whose row is gone, which is how "revoke" works across every worker at once.
 """
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,8 +17,9 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User, UserSession
-from packyard.http import client_ip
+from packyard.http import client_info, parse_uuid
 
 SESSION_ID_KEY = "packyard_sid"
 FACTOR_ATTRIBUTE = "_packyard_login_factor"
@@ -32,11 +32,12 @@ def _record_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) 
         return
     if request.session.session_key is None:
         request.session.save()
+    client = client_info(request)
     row = UserSession.objects.create(
         user=user,
         session_key=request.session.session_key or "",
-        ip_address=client_ip(request) or None,
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        ip_address=client.ip or None,
+        user_agent=client.user_agent,
         factor=getattr(request, FACTOR_ATTRIBUTE, "password"),
     )
     request.session[SESSION_ID_KEY] = str(row.pk)
@@ -53,6 +54,21 @@ def _forget_logout(sender: Any, request: HttpRequest, user: User | None, **kwarg
 def current_session_id(request: HttpRequest) -> str | None:
     value = request.session.get(SESSION_ID_KEY)
     return str(value) if value else None
+
+
+def sessions_end(*, user: User, choice: str, request: HttpRequest) -> int:
+    """End what the person chose on the sessions page: "others", or one session by its id
+    (never this one: logging out does that). Recorded; returns how many ended."""
+    current = current_session_id(request)
+    if choice == "others":
+        count = sessions_revoke(user=user, keep=current)
+    else:
+        chosen = parse_uuid(choice)
+        only = str(chosen) if chosen is not None else None
+        count = sessions_revoke(user=user, only=only) if only and only != current else 0
+    if count:
+        event_record(user=user, tag=EventTag.SESSION_REVOKED, request=request, count=count)
+    return count
 
 
 def sessions_revoke(*, user: User, keep: str | None = None, only: str | None = None) -> int:
@@ -87,13 +103,12 @@ class SessionTrackingMiddleware:
     def _check(self, request: HttpRequest) -> None:
         user = request.user
         assert isinstance(user, User)
-        session_id = current_session_id(request)
-        row = None
-        if session_id:
-            try:
-                row = UserSession.objects.filter(pk=uuid.UUID(session_id), user=user).first()
-            except ValueError:
-                row = None
+        session_id = parse_uuid(current_session_id(request) or "")
+        row = (
+            UserSession.objects.filter(pk=session_id, user=user).first()
+            if session_id is not None
+            else None
+        )
         now = timezone.now()
         if row is None or self._expired(row, now):
             # Revoked elsewhere, idle too long, or past its absolute lifetime.

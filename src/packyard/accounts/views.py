@@ -1,4 +1,3 @@
-import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,11 +9,10 @@ from django.contrib.auth.forms import PasswordResetForm
 from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render, resolve_url
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST, require_safe
@@ -36,10 +34,11 @@ from packyard.accounts.sessions import (
     client_in_words,
     current_session_id,
     factor_in_words,
+    sessions_end,
     sessions_live,
     sessions_revoke,
 )
-from packyard.http import client_ip
+from packyard.http import client_ip, safe_next
 from packyard.twofactor.login import login_complete, pending_clear, pending_start
 from packyard.twofactor.services import user_has_two_factor
 
@@ -55,10 +54,7 @@ def _too_many_attempts(request: HttpRequest, form: Form, exc: RateLimited) -> Ht
 
 
 def _safe_next(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return resolve_url(settings.LOGIN_REDIRECT_URL)
+    return safe_next(request, request.POST.get("next") or request.GET.get("next") or "")
 
 
 @sensitive_post_parameters("password")
@@ -301,19 +297,7 @@ def sessions_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def session_revoke_view(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
-    current = current_session_id(request)
-    target = request.POST.get("session", "")
-    if target == "others":
-        count = sessions_revoke(user=request.user, keep=current)
-    elif target and target != current:
-        try:
-            count = sessions_revoke(user=request.user, only=str(uuid.UUID(target)))
-        except ValueError:
-            count = 0
-    else:
-        count = 0
-    if count:
-        event_record(user=request.user, tag=EventTag.SESSION_REVOKED, request=request, count=count)
+    count = sessions_end(user=request.user, choice=request.POST.get("session", ""), request=request)
     messages.success(request, f"Ended {count} session{'s' if count != 1 else ''}.")
     return redirect("accounts:sessions")
 

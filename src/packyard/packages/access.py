@@ -1,8 +1,6 @@
 """Who may read the index: anyone by default. On a private index (PACKYARD_PRIVATE): a session
 whose account is in good standing, or an API token, which reads only its projects."""
 
-import base64
-import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -15,7 +13,7 @@ from django.http.response import HttpResponseBase
 
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
-from packyard.http import client_ip, plain_error, refusal_response, unauthorized
+from packyard.http import client_ip, plain_error, refusal_response, token_from_header, unauthorized
 from packyard.packages.models import Project
 from packyard.tokens.services import (
     TOKEN_FAILURES,
@@ -23,26 +21,10 @@ from packyard.tokens.services import (
     TokenIdentity,
     token_authenticate,
 )
-from packyard.twofactor.services import user_has_two_factor
+from packyard.twofactor.services import two_factor_missing
 
 View = Callable[..., HttpResponseBase]
 READER_ATTRIBUTE = "packyard_reader"
-
-
-def token_from_header(request: HttpRequest) -> str | None:
-    """The token in `Authorization: Bearer` or in Basic with the username __token__."""
-    scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip()
-    if scheme.lower() != "basic":
-        return None
-    try:
-        username, _, password = (
-            base64.b64decode(value.strip(), validate=True).decode().partition(":")
-        )
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return password if username == "__token__" else None
 
 
 @dataclass(frozen=True)
@@ -90,7 +72,7 @@ def account_may_read(user: User, *, by_operator: bool = False) -> str | None:
         return "This account is disabled."
     if not user.email_verified:
         return "Verify your email address before reading this index."
-    if settings.PACKYARD_REQUIRE_2FA == "all" and not by_operator and not user_has_two_factor(user):
+    if two_factor_missing(user, publishing=False, by_operator=by_operator):
         return "Set up two-factor authentication before reading this index."
     return None
 

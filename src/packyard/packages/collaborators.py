@@ -57,10 +57,7 @@ def _tell(users: list[User], project: Project, subject: str, what: str) -> None:
 
 
 def _owners(project: Project) -> list[User]:
-    return [
-        r.user
-        for r in Role.objects.filter(project=project, role_name=Role.OWNER).select_related("user")
-    ]
+    return [r.user for r in Role.objects.owners().filter(project=project).select_related("user")]
 
 
 def invitation_create(
@@ -110,9 +107,9 @@ def invitation_answer(
     if not invitation.is_open:
         raise CollaboratorError("This invitation has expired or was already answered.")
     _check_unfrozen(invitation.project)
-    inviter_still_owner = Role.objects.filter(
-        project=invitation.project, user=invitation.inviter, role_name=Role.OWNER
-    ).exists()
+    inviter_still_owner = (
+        Role.objects.owners().filter(project=invitation.project, user=invitation.inviter).exists()
+    )
     if accept and not inviter_still_owner:
         raise CollaboratorError("This invitation was withdrawn: its sender is no longer an Owner.")
     outcome = "accepted" if accept else "declined"
@@ -162,7 +159,7 @@ def invitation_revoke(*, invitation: Invitation, owner: User, request: HttpReque
 def _refuse_leaving_without_owner(role: Role, new_role: str | None) -> None:
     if role.role_name != Role.OWNER or new_role == Role.OWNER:
         return
-    if Role.objects.filter(project=role.project, role_name=Role.OWNER).count() <= 1:
+    if Role.objects.owners().filter(project=role.project).count() <= 1:
         raise CollaboratorError(
             "A project needs an Owner: invite another Owner before this one steps down."
         )

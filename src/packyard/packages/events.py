@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from packyard.accounts.models import User
-from packyard.http import client_ip
+from packyard.http import client_info
 from packyard.packages.models import Project, ProjectEvent
 
 
@@ -40,15 +40,14 @@ def project_event_record(
     request: HttpRequest | None = None,
     **additional: Any,
 ) -> None:
-    ip = client_ip(request) or None if request is not None else None
-    agent = request.META.get("HTTP_USER_AGENT", "")[:512] if request is not None else ""
+    client = client_info(request)
     ProjectEvent.objects.bulk_create(
         ProjectEvent(
             project=project,
             tag=tag,
             actor=actor,
-            ip_address=ip,
-            user_agent=agent,
+            ip_address=client.ip or None,
+            user_agent=client.user_agent,
             additional=additional,
         )
         for project in projects

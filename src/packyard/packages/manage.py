@@ -22,7 +22,7 @@ from packyard.tokens.services import token_revoke
 def _owned_project(request: HttpRequest, name: str) -> Project:
     assert isinstance(request.user, User)
     project = get_object_or_404(Project, normalized_name=canonicalize_name(name))
-    if not Role.objects.filter(project=project, user=request.user, role_name=Role.OWNER).exists():
+    if not Role.objects.owners().filter(project=project, user=request.user).exists():
         raise Http404("No such project among yours")
     return project
 

@@ -67,6 +67,11 @@ class ReservedName(models.Model):
         return self.normalized_name
 
 
+class RoleQuerySet(models.QuerySet["Role"]):
+    def owners(self) -> "RoleQuerySet":
+        return self.filter(role_name=Role.OWNER)
+
+
 class Role(models.Model):
     OWNER = "Owner"
     MAINTAINER = "Maintainer"
@@ -78,6 +83,8 @@ class Role(models.Model):
     )
     role_name = models.CharField(max_length=16, choices=ROLE_CHOICES)
     created = models.DateTimeField(default=timezone.now)
+
+    objects = RoleQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -5,6 +5,7 @@ import logging
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import HttpRequest
+from packaging.utils import InvalidName, canonicalize_name
 
 from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
@@ -29,6 +30,27 @@ def project_check_unfrozen(project: Project) -> None:
     """Owners change nothing of a quarantined project: staff decide its fate."""
     if project.frozen_message:
         raise ProjectActionError(project.frozen_message)
+
+
+MAX_NAME_LENGTH = 200
+
+
+def new_project_name_check(*, name: str, user: User) -> str:
+    """The normalized form of a name `user` may give a project nobody has created yet (for a
+    token that may create it): valid as a distribution name, not taken, not reserved, not a
+    look-alike. Raises ProjectActionError saying why not."""
+    try:
+        normalized = canonicalize_name(name.strip(), validate=True)
+    except InvalidName:
+        raise ProjectActionError(
+            f"{name!r} is not a valid project name: letters, digits, and . _ - between them."
+        ) from None
+    if len(normalized) > MAX_NAME_LENGTH:
+        raise ProjectActionError(f"A project name has at most {MAX_NAME_LENGTH} characters.")
+    if Project.objects.filter(normalized_name=normalized).exists():
+        raise ProjectActionError(f"The project {normalized!r} exists already.")
+    project_name_claim(normalized_name=normalized, user=user)
+    return normalized
 
 
 def project_name_claim(*, normalized_name: str, user: User) -> None:
@@ -69,7 +91,7 @@ def project_name_claim(*, normalized_name: str, user: User) -> None:
 
 
 def _tell_owners(project: Project, subject: str, what: str, actor: User) -> None:
-    for role in Role.objects.filter(project=project, role_name=Role.OWNER).select_related("user"):
+    for role in Role.objects.owners().filter(project=project).select_related("user"):
         security_email_send(
             user=role.user,
             subject=f"{project.name}: {subject}",
@@ -172,7 +194,7 @@ def project_delete(
     Owners cannot delete a quarantined project; staff can (`by_staff`)."""
     if not by_staff:
         project_check_unfrozen(project)
-    owners = [r.user for r in Role.objects.filter(project=project, role_name=Role.OWNER)]
+    owners = [r.user for r in Role.objects.owners().filter(project=project)]
     paths = _paths(list(File.objects.filter(release__project=project)))
     name = project.name
     with transaction.atomic():

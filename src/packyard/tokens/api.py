@@ -6,8 +6,13 @@ from django.views.decorators.http import require_http_methods
 
 from packyard.accounts.ratelimit import Limit, RateLimited
 from packyard.accounts.services import security_email_send
-from packyard.http import client_ip, content_length, plain_error, refusal_response
-from packyard.packages.access import token_from_header
+from packyard.http import (
+    client_ip,
+    content_length,
+    plain_error,
+    refusal_response,
+    token_from_header,
+)
 from packyard.tokens import disclosure
 from packyard.tokens.services import (
     TOKEN_FAILURES,

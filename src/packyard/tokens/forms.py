@@ -4,9 +4,10 @@ from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
-from packaging.utils import canonicalize_name
 
+from packyard.accounts.models import User
 from packyard.packages.models import Project
+from packyard.packages.services import ProjectActionError, new_project_name_check
 from packyard.tokens.services import TokenScope
 
 EXPIRY_DAYS = (7, 30, 90, 365)
@@ -60,8 +61,11 @@ class TokenCreateForm(forms.Form):
         help_text="With 'On a date'.",
     )
 
-    def __init__(self, *args: object, projects: QuerySet[Project], **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, user: User, projects: QuerySet[Project], **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.user = user
         self.fields["projects"].queryset = projects  # type: ignore[attr-defined]
         # Nothing to tick: no empty box. The field stays, so a posted project is still checked.
         self.fields["projects"].widget = forms.MultipleHiddenInput()
@@ -75,12 +79,10 @@ class TokenCreateForm(forms.Form):
         name = self.cleaned_data["new_project"].strip()
         if not name:
             return ""
-        normalized = canonicalize_name(name)
-        if not normalized.replace("-", "").isalnum():
-            raise forms.ValidationError("Not a valid project name.")
-        if Project.objects.filter(normalized_name=normalized).exists():
-            raise forms.ValidationError("That project exists: tick it above instead.")
-        return normalized
+        try:
+            return new_project_name_check(name=name, user=self.user)
+        except ProjectActionError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_source_cidrs(self) -> tuple[str, ...]:
         text = self.cleaned_data["source_cidrs"]

@@ -5,7 +5,6 @@ Checking a token costs one indexed lookup and a few HMACs: never a password hash
 
 import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,7 +21,7 @@ from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Limit
 from packyard.accounts.services import security_email_send
-from packyard.http import client_ip
+from packyard.http import client_info, parse_uuid
 from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.models import Project
 from packyard.tokens import macaroon
@@ -267,7 +266,7 @@ def _lookup(raw: str) -> tuple[ApiToken, list[str]]:
                 "Invalid API Token: this is a PyPI token; create a token on this server."
             ) from None
         raise TokenError(GENERIC_FAILURE) from None
-    token_id = _uuid_or_none(macaroon.identifier_of(parsed))
+    token_id = parse_uuid(macaroon.identifier_of(parsed))
     token = (
         ApiToken.objects.select_related("user").filter(pk=token_id).first()
         if token_id is not None
@@ -279,13 +278,6 @@ def _lookup(raw: str) -> tuple[ApiToken, list[str]]:
         raise TokenError(GENERIC_FAILURE)
     presented = _verify(parsed, _key_for(token))
     return token, presented
-
-
-def _uuid_or_none(identifier: str) -> str | None:
-    try:
-        return str(uuid.UUID(identifier))
-    except ValueError:
-        return None
 
 
 def _verify(parsed: pymacaroons.Macaroon, key: bytes) -> list[str]:
@@ -381,12 +373,13 @@ def token_touch(*, token: ApiToken, request: HttpRequest) -> None:
     stale = now - LAST_USED_GRANULARITY
     if token.last_used is not None and token.last_used > stale:
         return
+    client = client_info(request)
     ApiToken.objects.filter(pk=token.pk).filter(
         Q(last_used__isnull=True) | Q(last_used__lte=stale)
     ).update(
         last_used=now,
-        last_used_ip=client_ip(request) or None,
-        last_used_user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        last_used_ip=client.ip or None,
+        last_used_user_agent=client.user_agent,
     )
 
 

@@ -1,5 +1,3 @@
-import uuid
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -12,6 +10,7 @@ from packyard.accounts.models import User, UserSession
 from packyard.accounts.reauth import reauth_required
 from packyard.accounts.services import security_email_send
 from packyard.accounts.sessions import current_session_id
+from packyard.http import parse_uuid
 from packyard.packages.models import Project
 from packyard.tokens import services
 from packyard.tokens.forms import TokenCreateForm
@@ -24,7 +23,7 @@ def _uploadable_projects(user: User) -> QuerySet[Project]:
 
 def _like(request: HttpRequest, user: User) -> dict[str, object]:
     """The form pre-filled from one of the user's tokens: "make a new one like this"."""
-    token_id = _uuid(request.GET.get("like", ""))
+    token_id = parse_uuid(request.GET.get("like", ""))
     model = ApiToken.objects.filter(user=user, pk=token_id).first() if token_id else None
     if model is None:
         return {}
@@ -40,13 +39,6 @@ def _like(request: HttpRequest, user: User) -> dict[str, object]:
     }
 
 
-def _uuid(text: str) -> str | None:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return None
-
-
 def _logged_in_with_second_factor(request: HttpRequest) -> bool:
     session_id = current_session_id(request)
     row = UserSession.objects.filter(pk=session_id).first() if session_id else None
@@ -59,7 +51,9 @@ def token_list(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
     user = request.user
     projects = _uploadable_projects(user)
-    form = TokenCreateForm(request.POST or None, projects=projects, initial=_like(request, user))
+    form = TokenCreateForm(
+        request.POST or None, user=user, projects=projects, initial=_like(request, user)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             token, raw = services.token_mint(

@@ -3,7 +3,6 @@ bound to that user, which only a second factor turns into a session."""
 
 import secrets
 import time
-import uuid
 
 from django.conf import settings
 from django.contrib.auth import login
@@ -17,8 +16,8 @@ from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_mark
 from packyard.accounts.services import security_email_send
-from packyard.accounts.sessions import FACTOR_ATTRIBUTE
-from packyard.http import client_ip
+from packyard.accounts.sessions import FACTOR_ATTRIBUTE, client_in_words
+from packyard.http import client_info, parse_uuid
 
 PENDING_KEY = "packyard_2fa_pending"
 PENDING_SECONDS = 300
@@ -43,11 +42,10 @@ def pending_user(request: HttpRequest) -> User | None:
     state = request.session.get(PENDING_KEY)
     if not isinstance(state, dict) or time.time() - float(state.get("at", 0)) > PENDING_SECONDS:
         return None
-    try:
-        uuid.UUID(str(state.get("user", "")))
-    except ValueError:
+    user_id = parse_uuid(str(state.get("user", "")))
+    if user_id is None:
         return None
-    user = User.objects.filter(pk=str(state.get("user", "")), is_active=True).first()
+    user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not constant_time_compare(
         state.get("password", ""), _password_fingerprint(user)
     ):
@@ -98,13 +96,14 @@ def hold_start(request: HttpRequest, user: User, *, factor: str, next_url: str) 
     token = signing.dumps({"u": str(user.pk), "n": nonce}, salt=HOLD_SALT)
     link = settings.BASE_URL + reverse("twofactor:confirm-login", args=[token])
     event_record(user=user, tag=EventTag.LOGIN_HELD_NEW_DEVICE, request=request, method=factor)
+    client = client_info(request)
     security_email_send(
         user=user,
         subject="Confirm a login from a new device",
         template="twofactor/email/confirm_login.txt",
         link=link,
-        ip=client_ip(request),
-        agent=request.META.get("HTTP_USER_AGENT", "")[:200],
+        ip=client.ip,
+        agent=client_in_words(client.user_agent),
     )
 
 

@@ -1,12 +1,11 @@
 from collections.abc import Callable
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from packyard.accounts.models import User
-from packyard.twofactor.services import user_has_two_factor
+from packyard.twofactor.services import two_factor_missing
 
 # What an account without a second factor may still open under PACKYARD_REQUIRE_2FA=all: the
 # pages that set one up, and its account page (to verify the email address).
@@ -33,14 +32,8 @@ class TwoFactorPolicyMiddleware:
         return self.get_response(request)
 
     def _blocked(self, request: HttpRequest) -> bool:
-        policy = settings.PACKYARD_REQUIRE_2FA
         user = request.user
-        if policy == "off" or not isinstance(user, User):
-            return False
         path = request.path
-        if policy == "all":
-            if path == "/manage/account/" or path.startswith(SETUP_PATHS):
-                return False
-        elif not path.startswith(UPLOADER_PATHS):
+        if not isinstance(user, User) or path == "/manage/account/" or path.startswith(SETUP_PATHS):
             return False
-        return not user_has_two_factor(user)
+        return two_factor_missing(user, publishing=path.startswith(UPLOADER_PATHS))

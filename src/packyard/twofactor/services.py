@@ -46,6 +46,16 @@ def policy_requires_two_factor(user: User) -> bool:
     return settings.PACKYARD_REQUIRE_2FA != "off"
 
 
+def two_factor_missing(user: User, *, publishing: bool, by_operator: bool = False) -> bool:
+    """The operator's policy (PACKYARD_REQUIRE_2FA) asks this account for a second factor it
+    does not have: for publishing (uploads, tokens, project management) under `all` and
+    `uploaders`, for anything else under `all`. The operator's own tokens are exempt."""
+    policy = settings.PACKYARD_REQUIRE_2FA
+    if policy == "off" or by_operator or (policy == "uploaders" and not publishing):
+        return False
+    return not user_has_two_factor(user)
+
+
 # --- rate limits -------------------------------------------------------------------------------
 
 

@@ -9,9 +9,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
@@ -22,7 +21,7 @@ from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.reauth import reauth_continue_url, reauth_mark, reauth_required
 from packyard.accounts.sessions import FACTOR_ATTRIBUTE, current_session_id, sessions_revoke
-from packyard.http import Refused
+from packyard.http import Refused, safe_next
 from packyard.twofactor import login as pending
 from packyard.twofactor import secretbox, services, totp, webauthn
 from packyard.twofactor.forms import CodeForm, LabelForm, RecoveryCodeForm
@@ -48,12 +47,6 @@ def _refused_json(refused: Refused) -> JsonResponse:
 
 def _json_error(message: str, status: int = 400) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
-
-
-def _after_login(request: HttpRequest, next_url: str) -> str:
-    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
-        return next_url
-    return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 # --- the login's second step ---------------------------------------------------------------
@@ -83,7 +76,7 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
             else:
                 if outcome is LoginOutcome.HELD:
                     return render(request, "twofactor/login_held.html", {"email": user.email})
-                return redirect(_after_login(request, next_url))
+                return redirect(safe_next(request, next_url))
     context = {
         "code_form": code_form,
         "recovery_form": recovery_form,
@@ -154,7 +147,7 @@ def confirm_login(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "twofactor/login_held.html", {"error": message}, status=400)
     user, next_url = released
     _after_recovery_code(request, user, str(getattr(request, FACTOR_ATTRIBUTE, "")))
-    return redirect(_after_login(request, next_url))
+    return redirect(safe_next(request, next_url))
 
 
 @require_POST
@@ -210,7 +203,7 @@ def _finish_webauthn_login(
         return _json_error("This account is disabled.", 403)
     factor = "passkey" if purpose == "passkey" else "password+security-key"
     pending.login_complete(request, credential.user, factor=factor)
-    return JsonResponse({"redirect": _after_login(request, next_url)})
+    return JsonResponse({"redirect": safe_next(request, next_url)})
 
 
 # --- re-authentication -----------------------------------------------------------------------
@@ -260,7 +253,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
 
 def _after_reauth(request: HttpRequest, next_url: str, intent: str) -> str:
     """The interrupted action, if one waits for this confirmation; else the page asked for."""
-    return reauth_continue_url(request, intent) or _after_login(request, next_url)
+    return reauth_continue_url(request, intent) or safe_next(request, next_url)
 
 
 def _duration_text(window: str) -> str:

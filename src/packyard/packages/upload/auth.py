@@ -1,7 +1,5 @@
 """Who is uploading: an API token (the default and only way under the default policy)."""
 
-import base64
-import binascii
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -11,7 +9,7 @@ from django.urls import reverse
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.services import password_check
-from packyard.http import client_ip
+from packyard.http import Credentials, MalformedCredentials, client_ip, credentials_from_header
 from packyard.packages.upload.errors import UploadRefused
 from packyard.tokens.services import (
     GENERIC_FAILURE,
@@ -20,9 +18,7 @@ from packyard.tokens.services import (
     TokenIdentity,
     token_authenticate,
 )
-from packyard.twofactor.services import user_has_two_factor
-
-TOKEN_USERNAME = "__token__"  # noqa: S105 - the username PyPI clients send with a token
+from packyard.twofactor.services import two_factor_missing, user_has_two_factor
 
 
 @dataclass
@@ -35,27 +31,18 @@ def _tokens_page() -> str:
     return settings.BASE_URL + reverse("tokens:list")
 
 
-def _credentials(request: HttpRequest) -> tuple[str, str]:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header:
+def _credentials(request: HttpRequest) -> Credentials:
+    try:
+        credentials = credentials_from_header(request)
+    except MalformedCredentials:
+        raise UploadRefused(GENERIC_FAILURE, 403) from None
+    if credentials is None:
         raise UploadRefused(
             "Missing credentials: upload with the username __token__ and an API token as the "
             f"password. Create a token at {_tokens_page()}",
             401,
         )
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return TOKEN_USERNAME, value.strip()
-    if scheme.lower() != "basic":
-        raise UploadRefused(GENERIC_FAILURE, 403)
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise UploadRefused(GENERIC_FAILURE, 403) from None
-    username, sep, password = decoded.partition(":")
-    if not sep:
-        raise UploadRefused(GENERIC_FAILURE, 403)
-    return username, password
+    return credentials
 
 
 def _check_account(user: User) -> None:
@@ -92,11 +79,11 @@ def _password_upload(request: HttpRequest, username: str, password: str) -> Uplo
 
 
 def authenticate(request: HttpRequest) -> Uploader:
-    username, secret = _credentials(request)
-    if username != TOKEN_USERNAME:
-        return _password_upload(request, username, secret)
+    credentials = _credentials(request)
+    if credentials.token is None:
+        return _password_upload(request, credentials.username, credentials.secret)
     try:
-        identity = token_authenticate(raw=secret, client_ip=client_ip(request))
+        identity = token_authenticate(raw=credentials.token, client_ip=client_ip(request))
     except TokenError as exc:
         raise UploadRefused(str(exc), 403) from None
     except RateLimited as exc:
@@ -109,9 +96,9 @@ def authenticate(request: HttpRequest) -> Uploader:
 def _check_two_factor_policy(identity: TokenIdentity) -> None:
     """Under PACKYARD_REQUIRE_2FA, a token works only while its owner keeps a second factor;
     the operator's own tokens from `packyard token create` are the one exception."""
-    if settings.PACKYARD_REQUIRE_2FA == "off" or identity.token.minted_by_operator:
-        return
-    if not user_has_two_factor(identity.user):
+    if two_factor_missing(
+        identity.user, publishing=True, by_operator=identity.token.minted_by_operator
+    ):
         raise UploadRefused(
             f"User {identity.user.username!r} has no second factor, which this index requires for "
             f"uploads. Set up two-factor authentication at {settings.BASE_URL}"

@@ -86,7 +86,7 @@ def _check_new_project(request: HttpRequest, uploader: auth.Uploader) -> None:
         except RateLimited as exc:
             raise _too_many_new_projects(exc) from None
     most = settings.PACKYARD_MAX_PROJECTS_PER_USER
-    if most and Role.objects.filter(user=user, role_name=Role.OWNER).count() >= most:
+    if most and Role.objects.owners().filter(user=user).count() >= most:
         raise UploadRefused(f"You own {most} projects, the most this index allows per account.")
 
 
