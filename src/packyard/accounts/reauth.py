@@ -61,7 +61,7 @@ def _page_of(request: HttpRequest) -> str:
     )
 
 
-def _reauth_url(request: HttpRequest, *, next_url: str, window: int, intent: str = "") -> str:
+def _reauth_url(*, next_url: str, window: int, intent: str = "") -> str:
     query = {"next": next_url, "window": window}
     if intent:
         query["intent"] = intent
@@ -103,18 +103,18 @@ def reauth_required(max_age: int | None = None) -> Callable[[View], View]:
             if age is not None and age <= window:
                 return view(request, *args, **kwargs)
             if wants_json(request):
-                url = _reauth_url(request, next_url=_page_of(request), window=window)
+                url = _reauth_url(next_url=_page_of(request), window=window)
                 return JsonResponse(
                     {"error": "Confirm it is you first.", "reauthenticate": url}, status=401
                 )
             if request.method == "POST" and not SECRET_FIELDS & set(request.POST):
                 intent = _keep_intent(request)
-                url = _reauth_url(request, next_url=_page_of(request), window=window, intent=intent)
+                url = _reauth_url(next_url=_page_of(request), window=window, intent=intent)
                 return redirect(url)
             if request.method == "POST":
                 # A form with a password or a code in it: never kept; the person sends it again.
-                return redirect(_reauth_url(request, next_url=_page_of(request), window=window))
-            return redirect(_reauth_url(request, next_url=request.get_full_path(), window=window))
+                return redirect(_reauth_url(next_url=_page_of(request), window=window))
+            return redirect(_reauth_url(next_url=request.get_full_path(), window=window))
 
         wrapper.packyard_reauth = max_age or "default"  # type: ignore[attr-defined]
         return wrapper

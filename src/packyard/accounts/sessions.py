@@ -27,7 +27,7 @@ TOUCH_EVERY = timedelta(seconds=60)
 
 
 @receiver(user_logged_in)
-def _record_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+def _record_login(*, request: HttpRequest, user: User, **_signal: Any) -> None:
     if request is None or not hasattr(request, "session"):
         return
     if request.session.session_key is None:
@@ -44,7 +44,7 @@ def _record_login(sender: Any, request: HttpRequest, user: User, **kwargs: Any) 
 
 
 @receiver(user_logged_out)
-def _forget_logout(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
+def _forget_logout(*, request: HttpRequest, **_signal: Any) -> None:
     if request is not None and hasattr(request, "session"):
         session_id = request.session.get(SESSION_ID_KEY)
         if session_id:

@@ -204,7 +204,7 @@ class SingleUse(Caveat):
 
     tag = 103
 
-    def verify(self, context: Context) -> None:
+    def verify(self, context: Context) -> None:  # noqa: ARG002 - the caveats' shared signature
         return  # enforced where the token is claimed, which needs the database
 
     def dump(self) -> list[Any]:
@@ -262,11 +262,11 @@ PARSERS: dict[int, tuple[int, Callable[[list[Any]], Caveat]]] = {
     1: (1, lambda f: ProjectName(normalized_names=_str_list(f[0]))),
     2: (1, lambda f: ProjectID(project_ids=_str_list(f[0]))),
     3: (1, lambda f: RequestUser(user_id=_str(f[0]))),
-    100: (0, lambda f: ExistingProjectsOnly()),
+    100: (0, lambda _: ExistingProjectsOnly()),
     101: (1, lambda f: _version_pattern(f[0])),
     102: (1, lambda f: _source_addresses(f[0])),
-    103: (0, lambda f: SingleUse()),
-    104: (0, lambda f: ReadOnly()),
+    103: (0, lambda _: SingleUse()),
+    104: (0, lambda _: ReadOnly()),
 }
 
 

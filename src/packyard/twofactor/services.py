@@ -41,7 +41,7 @@ def user_has_two_factor(user: User) -> bool:
     )
 
 
-def policy_requires_two_factor(user: User) -> bool:
+def policy_requires_two_factor() -> bool:
     """Whether the operator's policy makes this account keep a second factor."""
     return settings.PACKYARD_REQUIRE_2FA != "off"
 
@@ -186,9 +186,7 @@ def totp_verify(*, user: User, code: str) -> bool:
 def totp_remove(*, user: User, request: HttpRequest) -> None:
     if not TOTPDevice.objects.filter(user=user).exists():
         return
-    _refuse_removing_last_factor(
-        user, keeping=WebAuthnCredential.objects.filter(user=user).exists()
-    )
+    _refuse_removing_last_factor(keeping=WebAuthnCredential.objects.filter(user=user).exists())
     TOTPDevice.objects.filter(user=user).delete()
     factor_changed(user=user, request=request, method="totp", added=False)
 
@@ -199,9 +197,7 @@ def totp_remove(*, user: User, request: HttpRequest) -> None:
 def webauthn_remove(*, credential: WebAuthnCredential, request: HttpRequest) -> None:
     user = credential.user
     others = WebAuthnCredential.objects.filter(user=user).exclude(pk=credential.pk).exists()
-    _refuse_removing_last_factor(
-        user, keeping=others or TOTPDevice.objects.filter(user=user).exists()
-    )
+    _refuse_removing_last_factor(keeping=others or TOTPDevice.objects.filter(user=user).exists())
     credential.delete()
     method = "passkey" if credential.is_passkey else "webauthn"
     factor_changed(user=user, request=request, method=method, added=False, label=credential.label)
@@ -233,8 +229,8 @@ def webauthn_used(
     )
 
 
-def _refuse_removing_last_factor(user: User, *, keeping: bool) -> None:
-    if not keeping and policy_requires_two_factor(user):
+def _refuse_removing_last_factor(*, keeping: bool) -> None:
+    if not keeping and policy_requires_two_factor():
         raise TwoFactorError(
             "This is your last second factor and this site requires one: add another first."
         )

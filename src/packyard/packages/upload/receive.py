@@ -60,7 +60,7 @@ class HashingUploadHandler(FileUploadHandler):
         if temp is not None:
             temp.close()
 
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:  # noqa: ARG002 - Django's
         self.size += len(raw_data)
         if self.size > self.max_size:
             raise UploadRefused(
@@ -71,7 +71,7 @@ class HashingUploadHandler(FileUploadHandler):
         self.blake2_256.update(raw_data)
         self.md5.update(raw_data)
 
-    def file_complete(self, file_size: int) -> TemporaryUploadedFile:
+    def file_complete(self, file_size: int) -> TemporaryUploadedFile:  # noqa: ARG002 - Django's
         self.temp.flush()
         self.temp.seek(0)
         self.temp.size = self.size

@@ -193,22 +193,14 @@ def _walk(stream: _Inflater, wanted: str, max_members: int, max_member_size: int
         kind = block[156:157]
         member_size = _number(block[124:136])
         if kind in EXTENDED_TYPES:
-            if member_size > MAX_EXTENDED_HEADER:
-                raise refuse(
-                    f"an extended tar header of {member_size} bytes (at most "
-                    f"{MAX_EXTENDED_HEADER} are allowed)."
-                )
-            data = _read_exactly(stream, _padded(member_size))[:member_size]
+            data = _extended_header(stream, member_size)
             if kind == b"L":
                 long_name = _text(data)
             elif kind == b"x":
                 pax = _pax_records(data)
             continue  # K (long link target) and g (global pax) name nothing we read
         name = pax.get("path") or long_name or _name_of(block)
-        if "size" in pax:
-            if not pax["size"].isdigit() or len(pax["size"]) > 15:
-                raise refuse("a pax header is malformed.")
-            member_size = int(pax["size"])
+        member_size = _pax_size(pax, member_size)
         long_name, pax = None, {}
         if len(name) > MAX_NAME:
             raise refuse("a member's name is too long.")
@@ -218,6 +210,24 @@ def _walk(stream: _Inflater, wanted: str, max_members: int, max_member_size: int
             found = _read_exactly(stream, _padded(member_size))[:member_size]
         else:
             stream.skip(_padded(member_size))
+
+
+def _extended_header(stream: _Inflater, size: int) -> bytes:
+    """The data of a GNU long name or pax header: small, or refused before it is read."""
+    if size > MAX_EXTENDED_HEADER:
+        raise refuse(
+            f"an extended tar header of {size} bytes (at most {MAX_EXTENDED_HEADER} are allowed)."
+        )
+    return _read_exactly(stream, _padded(size))[:size]
+
+
+def _pax_size(pax: dict[str, str], header_size: int) -> int:
+    """The member's size: a pax record overrides the header's field (for files over 8 GiB)."""
+    if "size" not in pax:
+        return header_size
+    if not pax["size"].isdigit() or len(pax["size"]) > 15:
+        raise refuse("a pax header is malformed.")
+    return int(pax["size"])
 
 
 def _read_exactly(stream: _Inflater, size: int) -> bytes:
