@@ -163,7 +163,9 @@ def upload_form(
 @pytest.fixture
 def upload(client: Client) -> Callable[..., Any]:
     def post(token: str | None, form: dict[str, Any], path: str = "/legacy/") -> Any:
-        headers = {"HTTP_AUTHORIZATION": basic_auth("__token__", token)} if token else {}
+        headers: dict[str, Any] = (
+            {"HTTP_AUTHORIZATION": basic_auth("__token__", token)} if token else {}
+        )
         return client.post(path, form, **headers)
 
     return post

@@ -23,7 +23,7 @@ def test_nginx_examples_name_the_real_session_cookie():
 
 def test_nginx_examples_send_the_header_the_read_check_reads(db):
     assert "proxy_set_header X-Original-URI $request_uri;" in _nginx_blocks()
-    # The read check reads that header (tests/packages/test_private.py checks what it decides).
+    # The read check reads that header (tests/packages/index/test_access.py checks what it decides).
     answer = Client().get("/_/auth/read", HTTP_X_ORIGINAL_URI="/simple/anything/")
     assert answer.status_code == 204
 

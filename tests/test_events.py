@@ -26,6 +26,6 @@ def test_every_project_event_has_a_sentence(tag: ProjectEventTag):
 
 def test_stored_values_never_change():
     # The tags are in the database: renaming a member is fine, changing a value is not.
-    assert EventTag.LOGIN_SUCCESS == "account:login:success"
-    assert ProjectEventTag.FILE_ADD == "project:file:add"
+    assert EventTag.LOGIN_SUCCESS.value == "account:login:success"
+    assert ProjectEventTag.FILE_ADD.value == "project:file:add"
     assert len({tag.value for tag in EventTag}) == len(EventTag)

@@ -17,8 +17,8 @@ from packyard.accounts.models import Event, User
 from packyard.accounts.reauth import reauth_required
 from packyard.accounts.services import security_email_send
 from packyard.accounts.sessions import sessions_revoke
-from packyard.packages import pages
 from packyard.packages.events import ProjectEventTag, project_event_record
+from packyard.packages.index import pages
 from packyard.packages.models import Project, ProjectEvent, ReservedName
 from packyard.packages.services import project_delete
 from packyard.twofactor.services import second_factors_reset, user_has_two_factor
@@ -68,7 +68,7 @@ site = PackyardAdminSite(name="admin")
 
 @admin.action(description="Reset second factors (the user is emailed)")
 def reset_second_factors(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[User]
+    modeladmin: "admin.ModelAdmin[User]", request: HttpRequest, queryset: QuerySet[User]
 ) -> None:
     assert isinstance(request.user, User)
     for user in queryset:
@@ -78,7 +78,7 @@ def reset_second_factors(
 
 @admin.action(description="Freeze (no login, tokens stop working)")
 def freeze_accounts(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[User]
+    modeladmin: "admin.ModelAdmin[User]", request: HttpRequest, queryset: QuerySet[User]
 ) -> None:
     assert isinstance(request.user, User)
     for user in queryset.exclude(pk=request.user.pk):
@@ -90,7 +90,7 @@ def freeze_accounts(
 
 @admin.action(description="Unfreeze")
 def unfreeze_accounts(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[User]
+    modeladmin: "admin.ModelAdmin[User]", request: HttpRequest, queryset: QuerySet[User]
 ) -> None:
     assert isinstance(request.user, User)
     for user in queryset.filter(is_active=False):
@@ -173,7 +173,7 @@ def _set_quarantine(request: HttpRequest, queryset: QuerySet[Project], on: bool)
 
 @admin.action(description="Quarantine (hidden from the index, uploads closed)")
 def quarantine_projects(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Project]
+    modeladmin: "admin.ModelAdmin[Project]", request: HttpRequest, queryset: QuerySet[Project]
 ) -> None:
     _set_quarantine(request, queryset, True)
     messages.success(request, "Quarantined.")
@@ -181,7 +181,7 @@ def quarantine_projects(
 
 @admin.action(description="Release from quarantine")
 def release_projects(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Project]
+    modeladmin: "admin.ModelAdmin[Project]", request: HttpRequest, queryset: QuerySet[Project]
 ) -> None:
     _set_quarantine(request, queryset, False)
     messages.success(request, "Released from quarantine.")

@@ -2,6 +2,7 @@
 
 import os
 import re
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -134,30 +135,44 @@ def database_from_url(url: str, name: str = "PACKYARD_DATABASE_URL") -> dict[str
     }
 
 
-def email_from_url(url: str, name: str = "PACKYARD_EMAIL_URL") -> dict[str, object]:
+@dataclass(frozen=True)
+class EmailSettings:
+    """Django's EMAIL_* settings, from one URL; the defaults are Django's own."""
+
+    backend: str
+    file_path: str | None = None
+    host: str = "localhost"
+    port: int = 25
+    user: str = ""
+    password: str = ""
+    use_ssl: bool = False
+    use_tls: bool = False
+
+
+def email_from_url(url: str, name: str = "PACKYARD_EMAIL_URL") -> EmailSettings:
     """Map smtp://, smtps://, console: and file:///dir onto Django email settings."""
     parts = urlsplit(url)
     if parts.scheme == "console":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return EmailSettings(backend="django.core.mail.backends.console.EmailBackend")
     if parts.scheme == "file":
         if not parts.path:
             raise ImproperlyConfigured(f"{name}: file:// needs a directory, e.g. file:///var/mail.")
-        return {
-            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-            "EMAIL_FILE_PATH": unquote(parts.path),
-        }
+        return EmailSettings(
+            backend="django.core.mail.backends.filebased.EmailBackend",
+            file_path=unquote(parts.path),
+        )
     if parts.scheme in {"smtp", "smtps"}:
         if not parts.hostname:
             raise ImproperlyConfigured(f"{name}: {parts.scheme}:// needs a host.")
-        return {
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": parts.hostname,
-            "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 587),
-            "EMAIL_HOST_USER": unquote(parts.username or ""),
-            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-            "EMAIL_USE_SSL": parts.scheme == "smtps",
-            "EMAIL_USE_TLS": parts.scheme == "smtp" and "starttls=0" not in parts.query,
-        }
+        return EmailSettings(
+            backend="django.core.mail.backends.smtp.EmailBackend",
+            host=parts.hostname,
+            port=parts.port or (465 if parts.scheme == "smtps" else 587),
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            use_ssl=parts.scheme == "smtps",
+            use_tls=parts.scheme == "smtp" and "starttls=0" not in parts.query,
+        )
     raise ImproperlyConfigured(
         f"{name} must start with smtp://, smtps://, console: or file://, not {parts.scheme!r}."
     )

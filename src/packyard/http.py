@@ -46,7 +46,7 @@ def client_ip(request: HttpRequest) -> str:
     hops = [hop for hop in hops if hop]
     if len(hops) < settings.PROXY_COUNT:
         return remote
-    return hops[-settings.PROXY_COUNT]
+    return str(hops[-settings.PROXY_COUNT])
 
 
 @dataclass(frozen=True)

@@ -204,7 +204,15 @@ if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("PACKYARD_SSL_REDIRECT", default=False)
 
 _email = email_from_url(env_secret("PACKYARD_EMAIL_URL", f"file://{DATA_DIR / 'mail'}"))
-globals().update(_email)
+EMAIL_BACKEND = _email.backend
+if _email.file_path is not None:
+    EMAIL_FILE_PATH = _email.file_path
+EMAIL_HOST = _email.host
+EMAIL_PORT = _email.port
+EMAIL_HOST_USER = _email.user
+EMAIL_HOST_PASSWORD = _email.password
+EMAIL_USE_SSL = _email.use_ssl
+EMAIL_USE_TLS = _email.use_tls
 DEFAULT_FROM_EMAIL = env_str("PACKYARD_FROM_EMAIL", f"{SITE_NAME} <noreply@{SITE_DOMAIN}>")
 
 LANGUAGE_CODE = "en-us"

@@ -1,5 +1,6 @@
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth import SESSION_KEY
@@ -13,7 +14,7 @@ from tests.conftest import PASSWORD, totp_code
 pytestmark = pytest.mark.django_db
 
 
-def csrf_post(client: Client, path: str, data: dict[str, str], **extra: str):
+def csrf_post(client: Client, path: str, data: dict[str, Any], **extra: Any) -> Any:
     """Post as a browser does: fetch the page for its CSRF cookie, send the token back."""
     client.get(path)
     token = client.cookies["csrftoken"].value
@@ -33,7 +34,7 @@ def login(client: Client, username: str, password: str = PASSWORD, **extra: str)
 
 
 def link_in_last_mail() -> str:
-    return re.search(r"http\S+", mail.outbox[-1].body).group(0)
+    return re.search(r"http\S+", str(mail.outbox[-1].body)).group(0)
 
 
 def test_register_sends_verification_link_that_verifies(client):

@@ -1,5 +1,6 @@
 """Approximate places on the sessions page, from a MaxMind-format database built here."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ FRANCE_V6 = "2a02:cf40::1"
 
 
 @pytest.fixture
-def geoip_database(tmp_path: Path, settings) -> Path:
+def geoip_database(tmp_path: Path, settings) -> Iterator[Path]:
     writer = MMDBWriter(
         ip_version=6,
         database_type="GeoLite2-City",

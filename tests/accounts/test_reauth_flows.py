@@ -143,7 +143,7 @@ def test_every_post_only_action_comes_back_through_an_expired_window(alice, demo
 SCRIPT_ENDPOINTS = {"twofactor:webauthn-options", "twofactor:webauthn-verify"}
 
 
-URL_ARGS = {
+URL_ARGS: dict[str, list[object]] = {
     "tokens:delete": ["00000000-0000-0000-0000-000000000000"],
     "twofactor:webauthn-rename": [1],
     "twofactor:webauthn-remove": [1],

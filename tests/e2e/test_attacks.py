@@ -233,7 +233,8 @@ def test_upload_that_stalls_mid_body_gets_408(server: Server):
         f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
         f"Content-Length: {len(head) + 1024 * 1024}\r\n\r\n"
     ).encode() + head
-    with socket.create_connection((parts.hostname, parts.port), timeout=SOCKET_TIMEOUT * 4) as conn:
+    address = (parts.hostname, parts.port or 80)
+    with socket.create_connection(address, timeout=SOCKET_TIMEOUT * 4) as conn:
         conn.sendall(request)
         answer = b""
         while chunk := conn.recv(65536):
@@ -250,7 +251,7 @@ def test_upload_that_stalls_mid_body_gets_408(server: Server):
 @pytest.mark.parametrize("size", [40 * 1024, 60 * 1024])
 def test_oversized_request_headers_get_431(server: Server, size: int):
     parts = urlsplit(server.url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=30)
     connection.request("GET", "/simple/", headers={"Cookie": "big=" + "x" * size})
     response = connection.getresponse()
     body = response.read()
@@ -261,7 +262,7 @@ def test_oversized_request_headers_get_431(server: Server, size: int):
 
 def test_request_headers_under_the_limit_pass(server: Server):
     parts = urlsplit(server.url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=30)
     connection.request("GET", "/simple/", headers={"Cookie": "big=" + "x" * 20 * 1024})
     response = connection.getresponse()
     response.read()

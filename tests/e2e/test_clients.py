@@ -5,6 +5,7 @@ import os
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,12 +30,13 @@ def module(name: str) -> str:
     return name.replace("-", "_")
 
 
-def simple_json(server: Server, name: str) -> dict:
+def simple_json(server: Server, name: str) -> dict[str, Any]:
     request = urllib.request.Request(
         f"{server.index_url}{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
+        answer: dict[str, Any] = json.load(response)
+    return answer
 
 
 def published_files(server: Server, name: str) -> set[str]:
@@ -42,12 +44,14 @@ def published_files(server: Server, name: str) -> set[str]:
 
 
 def hatchling_project(project_dir, name: str, **kwargs: str) -> Path:
-    return project_dir(
-        {
-            "pyproject.toml": pep621(name, "hatchling.build", "hatchling", **kwargs),
-            "README.md": README.format(name=name),
-            f"src/{module(name)}/__init__.py": '"""A test package."""\n__version__ = "1.0.0"\n',
-        }
+    return Path(
+        project_dir(
+            {
+                "pyproject.toml": pep621(name, "hatchling.build", "hatchling", **kwargs),
+                "README.md": README.format(name=name),
+                f"src/{module(name)}/__init__.py": '"""A test package."""\n__version__ = "1.0.0"\n',
+            }
+        )
     )
 
 
@@ -248,7 +252,7 @@ def app_with_dependency(tools: Tools, server: Server, tmp_path_factory) -> None:
     twine_upload(tools, server, sorted(dist.iterdir()))
     server.shell(
         "from django.db import transaction\n"
-        "from packyard.packages import pages\n"
+        "from packyard.packages.index import pages\n"
         "from packyard.packages.models import Release\n"
         "release = Release.objects.get(project__normalized_name='e2e-lib', version='2.0')\n"
         "with transaction.atomic():\n"
@@ -337,7 +341,7 @@ def test_pip_installs_what_every_tool_published(tools: Tools, server: Server, tm
     assert all(packages.get(name) == "1.0.0" for name in available)
 
 
-def simple_json_or_none(server: Server, name: str) -> dict | None:
+def simple_json_or_none(server: Server, name: str) -> dict[str, Any] | None:
     try:
         return simple_json(server, name)
     except OSError:

@@ -8,9 +8,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from packyard.accounts.models import User
-from packyard.accounts.ratelimit import Limit
 from packyard.packages.models import File, Project, ProjectEvent, Release, Role
-from packyard.tokens import services as token_services
 from packyard.tokens.services import token_mint
 from tests import dists
 from tests.conftest import PASSWORD, basic_auth, upload_form
@@ -27,7 +25,7 @@ def assert_refused(response: Any, status: int, text: str) -> None:
 
 
 def stored_files() -> list[str]:
-    found = []
+    found: list[str] = []
     stack = [""]
     while stack:
         prefix = stack.pop()
@@ -298,7 +296,7 @@ def test_field_sent_as_file_refused(upload, alice_token):
 
 def test_unknown_action_refused(upload, alice_token):
     assert_refused(
-        upload(alice_token, upload_form(**{":action": "submit"})), 400, "Unknown :action 'submit'"
+        upload(alice_token, upload_form() | {":action": "submit"}), 400, "Unknown :action 'submit'"
     )
 
 
@@ -626,8 +624,8 @@ def test_malformed_content_length_is_not_a_server_error(client, alice_token):
     assert response.status_code == 400
 
 
-def test_failed_token_checks_are_limited_per_address(upload, client, alice_token, monkeypatch):
-    monkeypatch.setattr(token_services, "TOKEN_FAILURES_PER_IP", Limit("token-ip", 3, 300))
+def test_failed_token_checks_are_limited_per_address(upload, client, alice_token, settings):
+    settings.PACKYARD_TOKEN_FAILURE_LIMIT = (3, 300)
     forged = alice_token[:-4] + "AAAA"
     for _ in range(3):
         assert upload(forged, upload_form()).status_code == 403

@@ -67,9 +67,12 @@ def test_unreadable_key_list_answers_503_without_its_path_and_is_not_reread(
     settings.PACKYARD_SECRET_SCANNING_KEYS = str(missing)
     reads: list[str] = []
     real_fetch = disclosure._fetch
-    monkeypatch.setattr(
-        disclosure, "_fetch", lambda where: reads.append(where) or real_fetch(where)
-    )
+
+    def counted_fetch(where: str) -> bytes:
+        reads.append(where)
+        return real_fetch(where)
+
+    monkeypatch.setattr(disclosure, "_fetch", counted_fetch)
     _, raw = token_mint(user=alice, description="leaky")
     for _ in range(3):
         response = report(client, reporter, leak(raw))
@@ -189,11 +192,9 @@ def test_copy_restricted_to_other_addresses_cannot_revoke(client, alice):
     assert token.revoked_at is None
 
 
-def test_refused_self_revocations_count_toward_the_token_failure_limit(client, alice, monkeypatch):
-    from packyard.accounts.ratelimit import Limit
-    from packyard.tokens import services as token_services
+def test_refused_self_revocations_count_toward_the_token_failure_limit(client, alice, settings):
 
-    monkeypatch.setattr(token_services, "TOKEN_FAILURES_PER_IP", Limit("token-ip", 3, 300))
+    settings.PACKYARD_TOKEN_FAILURE_LIMIT = (3, 300)
     for _ in range(3):
         assert _revoke(client, "packyard-AAAA").status_code == 403
     _, raw = token_mint(user=alice, description="ci job")

@@ -73,11 +73,12 @@ def test_random_caveats_appended_to_a_real_token_verify_only_if_understood(alice
     parsed = pymacaroons.Macaroon.deserialize(raw.split("-", 1)[1])
     parsed.add_first_party_caveat(caveat)
     try:
-        understood = caveat_parse(caveat)
+        caveat_parse(caveat)
+        understood = True
     except CaveatError:
-        understood = "refused"
+        understood = False
     try:
         token_authenticate(raw=f"packyard-{parsed.serialize()}")
     except TokenError:
         return
-    assert understood != "refused"
+    assert understood

@@ -362,6 +362,7 @@ def test_maximum_age_gives_every_token_an_expiry(alice, settings):
     settings.PACKYARD_TOKEN_MAX_AGE = 90 * 86400
     settings.PACKYARD_TOKEN_DEFAULT_AGE = 30 * 86400
     token, _ = token_mint(user=alice, description="default")
+    assert token.expires is not None
     assert timedelta(days=29) < token.expires - timezone.now() <= timedelta(days=30)
 
 

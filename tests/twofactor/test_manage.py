@@ -291,14 +291,14 @@ def test_security_history_shows_events(alice):
 
 
 def test_security_history_reads_as_sentences_filters_pages_and_gives_json(alice):
-    from packyard.accounts.events import event_record
+    from packyard.accounts.events import EventTag, event_record
     from packyard.accounts.models import Event
     from packyard.accounts.views import HISTORY_PAGE
 
     token_mint(user=alice, description="ci-release")
-    event_record(user=alice, tag="account:two_factor:method_added", method="webauthn", label="YK5")
+    event_record(user=alice, tag=EventTag.TWO_FACTOR_METHOD_ADDED, method="webauthn", label="YK5")
     for _ in range(HISTORY_PAGE):
-        event_record(user=alice, tag="account:login:failure")
+        event_record(user=alice, tag=EventTag.LOGIN_FAILURE)
     browser = browser_for(alice)
     page = browser.get("/manage/account/history/?kind=two_factor").content.decode()
     assert "Security key &quot;YK5&quot; added" in page

@@ -7,10 +7,10 @@ from django.core.validators import MaxLengthValidator, RegexValidator
 
 from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.services import (
-    LOGIN_FAILURES_PER_KNOWN_DEVICE,
     MAX_PASSWORD_LENGTH,
     USERNAME_PATTERN,
     USERNAME_RULE,
+    login_failures_per_known_device,
 )
 
 
@@ -83,12 +83,13 @@ class BoundedPasswordChangeForm(BoundedPasswordsMixin, PasswordChangeForm):
         """The current password is a credential check: limited like a login from a known
         device (the session is the device), counted before the check."""
         subject = f"{self.user.pk}:password-change"
+        limit = login_failures_per_known_device()
         try:
-            LOGIN_FAILURES_PER_KNOWN_DEVICE.hit(subject)
+            limit.hit(subject)
         except RateLimited as exc:
             raise forms.ValidationError(exc.refusal("Too many wrong passwords").message) from None
         password = str(super().clean_old_password())  # raises for a wrong one, which stays counted
-        LOGIN_FAILURES_PER_KNOWN_DEVICE.give_back(subject)
+        limit.give_back(subject)
         return password
 
 

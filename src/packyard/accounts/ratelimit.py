@@ -154,7 +154,7 @@ class Backoff:
     def _delay(self, attempts: int) -> int:
         if attempts < self.free:
             return 0
-        return min(self.cap, self.base * 2 ** min(attempts - self.free, 30))
+        return int(min(self.cap, self.base * 2 ** min(attempts - self.free, 30)))
 
     def hit(self, subject: str) -> None:
         """Claim the next attempt with a compare-and-set on the row: of parallel attempts only

@@ -158,7 +158,8 @@ def reauth_continue(request: HttpRequest, intent_id: str) -> HttpResponse:
         messages.info(request, "Confirmed: send the form again.")
         return redirect(back)
     replay = _as_post(request, str(intent["path"]), intent.get("fields") or [])
-    return match.func(replay, *match.args, **match.kwargs)
+    response: HttpResponse = match.func(replay, *match.args, **match.kwargs)
+    return response
 
 
 def _as_post(request: HttpRequest, path: str, fields: list[list[str]]) -> HttpRequest:

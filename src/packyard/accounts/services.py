@@ -25,18 +25,28 @@ MAX_PASSWORD_LENGTH = 1024
 EMAIL_VERIFY_SALT = "packyard.accounts.verify-email"
 EMAIL_VERIFY_MAX_AGE = 24 * 3600
 
-_failures, _window = settings.PACKYARD_LOGIN_LIMIT
+
 # Password checks are limited three ways (docs/two-factor.md, "Rate limits"):
 # - per address, whoever the account: a guesser's own budget;
 # - per account and browser (or address) that has logged in to it before: the owner's budget,
 #   which strangers cannot spend;
 # - per account for every unknown source together: a back-off that doubles its wait after each
 #   failure past the first few, so a flood of strangers slows guessing without locking anyone out.
-LOGIN_FAILURES_PER_IP = Limit("login-ip", _failures, _window)
-LOGIN_FAILURES_PER_KNOWN_DEVICE = Limit("login-user-device", _failures, _window)
-LOGIN_FAILURES_FROM_STRANGERS = Backoff(
-    "login-user-unknown", free=_failures, base=1, cap=15 * 60, forget=24 * 3600
-)
+def login_failures_per_ip() -> Limit:
+    failures, window = settings.PACKYARD_LOGIN_LIMIT
+    return Limit("login-ip", failures, window)
+
+
+def login_failures_per_known_device() -> Limit:
+    failures, window = settings.PACKYARD_LOGIN_LIMIT
+    return Limit("login-user-device", failures, window)
+
+
+def login_failures_from_strangers() -> Backoff:
+    failures, _window = settings.PACKYARD_LOGIN_LIMIT
+    return Backoff("login-user-unknown", free=failures, base=1, cap=15 * 60, forget=24 * 3600)
+
+
 # Mail we send on request: limited so that nobody can flood an inbox through us.
 RESET_MAILS_PER_ADDRESS = Limit("reset-mail", 3, 3600)
 RESET_MAILS_PER_IP = Limit("reset-mail-ip", 10, 3600)
@@ -124,7 +134,7 @@ def password_check(*, request: HttpRequest | None, username: str, password: str)
             event_record(user=known, tag=EventTag.LOGIN_FAILURE, request=request)
         return None
     give_back_all(limits)
-    LOGIN_FAILURES_FROM_STRANGERS.reset(str(user.pk))
+    login_failures_from_strangers().reset(str(user.pk))
     return user
 
 
@@ -134,13 +144,13 @@ def password_limits(
     """The limits one password attempt counts against (see LOGIN_FAILURES_*)."""
     limits: list[tuple[Counter, str]] = []
     if request is not None:
-        limits.append((LOGIN_FAILURES_PER_IP, client_ip(request)))
+        limits.append((login_failures_per_ip(), client_ip(request)))
     source = device_key(request, user) if request is not None and user is not None else None
     subject = str(user.pk) if user is not None else f"name:{username.lower()}"
     if source is not None:
-        limits.append((LOGIN_FAILURES_PER_KNOWN_DEVICE, f"{subject}:{source}"))
+        limits.append((login_failures_per_known_device(), f"{subject}:{source}"))
     else:
-        limits.append((LOGIN_FAILURES_FROM_STRANGERS, subject))
+        limits.append((login_failures_from_strangers(), subject))
     return limits
 
 

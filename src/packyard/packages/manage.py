@@ -13,8 +13,8 @@ from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_required
 from packyard.accounts.services import security_email_send
 from packyard.packages import collaborators, history, services
+from packyard.packages.index.queries import project_listing
 from packyard.packages.models import File, Invitation, Project, ProjectEvent, Release, Role
-from packyard.packages.queries import project_listing
 from packyard.tokens.models import ApiToken
 from packyard.tokens.services import token_revoke
 

@@ -221,7 +221,6 @@ class RenderedPage(models.Model):
     them stale, and the next reader renders them again under a lock (see `pages`)."""
 
     key = models.CharField(max_length=320, primary_key=True)
-    content_type = models.CharField(max_length=100)
     etag = models.CharField(max_length=80)
     body = models.BinaryField()
     # The body gzip-compressed, for pages large enough to be worth it (the root pages).

@@ -10,8 +10,8 @@ from packaging.utils import InvalidName, canonicalize_name
 from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
 from packyard.accounts.services import security_email_send
-from packyard.packages import pages
 from packyard.packages.events import ProjectEventTag, project_event_record
+from packyard.packages.index import pages
 from packyard.packages.models import File, Project, Release, ReservedName, Role, name_skeleton
 
 logger = logging.getLogger(__name__)

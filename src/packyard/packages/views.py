@@ -16,17 +16,18 @@ from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
 from packyard.http import plain_error
-from packyard.packages import jsonapi, pages, simple
-from packyard.packages.access import (
+from packyard.packages.index import jsonapi, pages, simple
+from packyard.packages.index.access import (
     read_access,
     read_refusal,
     reader,
     require_readable,
     web_pages_access,
 )
-from packyard.packages.files import serve_stored
+from packyard.packages.index.files import serve_stored
+from packyard.packages.index.queries import ProjectListing, project_listing
+from packyard.packages.index.routes import json_api_route, simple_route, simple_url
 from packyard.packages.models import File, Project, Release
-from packyard.packages.queries import ProjectListing, project_listing
 
 
 def _not_acceptable() -> HttpResponse:
@@ -55,23 +56,17 @@ def _accepts_gzip(request: HttpRequest) -> bool:
     return pages.accepts_gzip(request.headers.get("Accept-Encoding", ""))
 
 
-def _simple_key(content_type: str, url: str) -> tuple[str, str]:
-    if content_type == simple.JSON_V1:
-        return f"json {url}", content_type
-    return f"html {url}", f"{content_type}; charset=utf-8"
-
-
 @require_safe
 @read_access
 def simple_index(request: HttpRequest) -> HttpResponse:
     negotiated = simple.negotiate(request)
     if negotiated is None:
         return _not_acceptable()
-    key, content_type = _simple_key(negotiated, "/simple/")
+    route = simple_route(simple_url(), negotiated)
     if reader(request).limited_to_projects:
-        return _scoped_index(request, negotiated, content_type)
-    page = pages.index_page(key, gzipped=_accepts_gzip(request))
-    return _page_response(request, page, content_type=content_type, vary_accept=True)
+        return _scoped_index(request, negotiated, route.content_type)
+    page = pages.index_page(route.key, gzipped=_accepts_gzip(request))
+    return _page_response(request, page, content_type=route.content_type, vary_accept=True)
 
 
 def _scoped_index(request: HttpRequest, negotiated: str, content_type: str) -> HttpResponse:
@@ -110,11 +105,11 @@ def simple_project(request: HttpRequest, name: str) -> HttpResponse:
     if negotiated is None:
         return _not_acceptable()
     require_readable(request, normalized)
-    key, content_type = _simple_key(negotiated, f"/simple/{normalized}/")
-    page = pages.project_page(normalized, key, gzipped=_accepts_gzip(request))
+    route = simple_route(simple_url(normalized), negotiated)
+    page = pages.project_page(normalized, route.key, gzipped=_accepts_gzip(request))
     if page is None:
         raise Http404("No such project")
-    return _page_response(request, page, content_type=content_type, vary_accept=True)
+    return _page_response(request, page, content_type=route.content_type, vary_accept=True)
 
 
 @never_cache
@@ -195,11 +190,11 @@ def _listing_or_404(name: str) -> ProjectListing:
 def json_project(request: HttpRequest, name: str) -> HttpResponse:
     normalized = canonicalize_name(name)
     require_readable(request, normalized)
-    api_key = pages.project_keys(normalized)[2]
-    page = pages.project_page(normalized, api_key, gzipped=_accepts_gzip(request))
+    route = json_api_route(normalized)
+    page = pages.project_page(normalized, route.key, gzipped=_accepts_gzip(request))
     if page is None:
         raise Http404("No such project, or it has no releases")
-    return _page_response(request, page, content_type="application/json", vary_accept=False)
+    return _page_response(request, page, content_type=route.content_type, vary_accept=False)
 
 
 @require_safe

@@ -235,7 +235,7 @@ def _str_list(value: Any) -> tuple[str, ...]:
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise CaveatError("expected an integer")
-    return value
+    return int(value)
 
 
 def _str(value: Any) -> str:

@@ -289,10 +289,11 @@ def _verify(parsed: pymacaroons.Macaroon, key: bytes) -> list[str]:
     return presented
 
 
-_failures, _window = settings.PACKYARD_TOKEN_FAILURE_LIMIT
-# A token carries 256 bits and cannot be guessed; the limit is for floods of bad ones (each
-# costs a lookup and an HMAC) and for clients retrying a dead token in a loop.
-TOKEN_FAILURES_PER_IP = Limit("token-ip", _failures, _window)
+def token_failures_per_ip() -> Limit:
+    """A token carries 256 bits and cannot be guessed; the limit is for floods of bad ones (each
+    costs a lookup and an HMAC) and for clients retrying a dead token in a loop."""
+    failures, window = settings.PACKYARD_TOKEN_FAILURE_LIMIT
+    return Limit("token-ip", failures, window)
 
 
 TOKEN_FAILURES = "Too many failed API token checks from this address"  # noqa: S105 - a message
@@ -310,9 +311,10 @@ def token_authenticate(*, raw: str, client_ip: str = "", action: str = "upload")
     """
     if not client_ip:
         return _authenticate(raw=raw, client_ip=client_ip, action=action)
-    TOKEN_FAILURES_PER_IP.hit(client_ip)  # counted before the check; a good token gives it back
+    limit = token_failures_per_ip()
+    limit.hit(client_ip)  # counted before the check; a good token gives it back
     identity = _authenticate(raw=raw, client_ip=client_ip, action=action)
-    TOKEN_FAILURES_PER_IP.give_back(client_ip)
+    limit.give_back(client_ip)
     return identity
 
 

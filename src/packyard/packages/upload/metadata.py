@@ -70,7 +70,7 @@ def raw_from_form(fields: QueryDict) -> RawMetadata:
     urls = _values(fields, "project_urls")
     if urls:
         raw["project_urls"] = _project_urls(urls)
-    return RawMetadata(**raw)  # type: ignore[typeddict-item]
+    return RawMetadata(**raw)  # type: ignore[typeddict-item,no-any-return]
 
 
 def _project_urls(entries: list[str]) -> dict[str, str]:

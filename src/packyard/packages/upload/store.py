@@ -19,7 +19,7 @@ from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from packyard.accounts.models import User
-from packyard.packages import pages
+from packyard.packages.index import pages
 from packyard.packages.models import (
     File,
     Project,

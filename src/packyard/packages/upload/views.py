@@ -23,7 +23,8 @@ from packyard.tokens.services import TokenScopeError, token_touch
 logger = logging.getLogger(__name__)
 
 # Room for the form fields (the README among them) beside the file itself.
-FIELDS_ALLOWANCE = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1024 * 1024
+# Beyond the file itself, a body may carry the form's fields and the multipart framing.
+FRAMING_ALLOWANCE = 1024 * 1024
 # After a refusal the rest of the body is read and dropped, up to this much, so that the client
 # gets to read our answer instead of a connection reset.
 MAX_DRAIN = 256 * 1024 * 1024
@@ -255,7 +256,8 @@ def upload(request: HttpRequest) -> HttpResponse:
         _refuse_browsers(request)
         uploader = auth.authenticate(request)
         length = content_length(request)
-        if length > settings.PACKYARD_MAX_FILE_SIZE + FIELDS_ALLOWANCE:
+        fields_allowance = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + FRAMING_ALLOWANCE
+        if length > settings.PACKYARD_MAX_FILE_SIZE + fields_allowance:
             raise UploadRefused(
                 "File too large. Limit for this index is "
                 f"{settings.PACKYARD_MAX_FILE_SIZE / 1024 / 1024:g} MiB.",

@@ -10,7 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
-from packyard.packages import pages
+from packyard.packages.index import pages
+from packyard.packages.index.routes import INDEX_KEYS, project_keys
 from packyard.packages.models import Project, RenderedPage
 
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         # A list, not a cursor left open: on SQLite an open read would keep the write-ahead log
         # from being folded back while every project is written.
         for project_id, normalized_name in list(projects.values_list("pk", "normalized_name")):
-            html_key = pages.project_keys(normalized_name)[0]
+            html_key = project_keys(normalized_name)[0]
             if options["missing"] and RenderedPage.objects.filter(key=html_key).exists():
                 continue
             with transaction.atomic():  # one project at a time: uploads go on meanwhile
@@ -36,5 +37,5 @@ class Command(BaseCommand):
             rendered += 1
         with transaction.atomic():
             pages.index_invalidate()
-        pages.index_page(pages.INDEX_KEYS[0])
+        pages.index_page(INDEX_KEYS[0])
         self.stdout.write(f"Rendered the pages of {rendered} project(s) and the root pages.")

@@ -6,8 +6,8 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.html import escape
 
+from packyard.packages.index.queries import ProjectListing
 from packyard.packages.models import File, Project
-from packyard.packages.queries import ProjectListing
 
 API_VERSION = "1.1"
 JSON_V1 = "application/vnd.pypi.simple.v1+json"

@@ -18,49 +18,36 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
-from packaging.utils import canonicalize_name
 
-from packyard.fastdb import fetch_one
-from packyard.middleware import CONTENT_SECURITY_POLICY
-from packyard.packages import files, pages, simple
+from packyard.middleware import security_headers
+from packyard.packages.index import files, pages
+from packyard.packages.index.fastdb import fetch_one
+from packyard.packages.index.routes import route_for_path
+from packyard.packages.models import File, Project, Release
 
 logger = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 FILE_PATH = re.compile(r"/files/(packages/[0-9a-f/]+/[^/]+)")
-_FILE_SQL = (
-    "SELECT f.filename, f.sha256_digest FROM packages_file f"
-    " JOIN packages_release r ON r.id = f.release_id"
-    " JOIN packages_project p ON p.id = r.project_id"
-    " WHERE f.path = %s AND NOT p.quarantined LIMIT 1"
+
+# A stored file, or its metadata file (PEP 658), by its path: what a download needs to answer.
+_DOWNLOAD_SQL = (
+    "SELECT f.filename, f.{digest} FROM {file} f"
+    " JOIN {release} r ON r.id = f.release_id"
+    " JOIN {project} p ON p.id = r.project_id"
+    " WHERE f.{path} = %s AND NOT p.quarantined LIMIT 1"
 )
-_METADATA_SQL = (
-    "SELECT f.filename, f.metadata_sha256 FROM packages_file f"
-    " JOIN packages_release r ON r.id = f.release_id"
-    " JOIN packages_project p ON p.id = r.project_id"
-    " WHERE f.metadata_path = %s AND NOT p.quarantined LIMIT 1"
-)
+_TABLES = {
+    "file": File._meta.db_table,
+    "release": Release._meta.db_table,
+    "project": Project._meta.db_table,
+}
+_FILE_SQL = _DOWNLOAD_SQL.format(digest="sha256_digest", path="path", **_TABLES)
+_METADATA_SQL = _DOWNLOAD_SQL.format(digest="metadata_sha256", path="metadata_path", **_TABLES)
 SMALL_FILE = 256 * 1024
 # Conditional and partial downloads are rarer; the views answer them.
 _DOWNLOAD_SPECIALS = ("HTTP_RANGE", "HTTP_IF_RANGE", "HTTP_IF_NONE_MATCH")
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
-
-
-def security_headers(secure: bool) -> list[tuple[str, str]]:
-    """What the security middleware adds to every answer, for answers that skip it."""
-    headers = [
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", settings.SECURE_REFERRER_POLICY),
-        ("Cross-Origin-Opener-Policy", "same-origin"),
-        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
-        ("X-Frame-Options", settings.X_FRAME_OPTIONS),
-    ]
-    if secure and settings.SECURE_HSTS_SECONDS:
-        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
-        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-            value += "; includeSubDomains"
-        headers.append(("Strict-Transport-Security", value))
-    return headers
 
 
 def _is_secure(environ: dict[str, Any], proxy_header: tuple[str, str] | None) -> bool:
@@ -74,27 +61,6 @@ def _allowed_hosts() -> list[str]:
     if settings.DEBUG and not settings.ALLOWED_HOSTS:
         return [".localhost", "127.0.0.1", "[::1]"]
     return list(settings.ALLOWED_HOSTS)
-
-
-def _route(path: str, accept: str) -> tuple[str, str, bool] | None:
-    """(page key, Content-Type, varies by Accept) for a path the fast path answers."""
-    if path.startswith("/simple/"):
-        name = path[len("/simple/") : -1]
-        if not path.endswith("/") or "/" in name or (name and canonicalize_name(name) != name):
-            return None
-        negotiated = simple.negotiate_accept(accept)
-        if negotiated is None:
-            return None
-        is_json = negotiated == simple.JSON_V1
-        url = f"/simple/{name}/" if name else "/simple/"
-        content_type = negotiated if is_json else f"{negotiated}; charset=utf-8"
-        return (f"{'json' if is_json else 'html'} {url}", content_type, True)
-    if path.startswith("/pypi/") and path.endswith("/json"):
-        name = path[len("/pypi/") : -len("/json")]
-        if not name or "/" in name or canonicalize_name(name) != name:
-            return None
-        return (f"api /pypi/{name}/json", "application/json", False)
-    return None
 
 
 class IndexFastPath:
@@ -201,16 +167,15 @@ class IndexFastPath:
         method = environ["REQUEST_METHOD"]
         if method not in ("GET", "HEAD") or environ.get("QUERY_STRING"):
             return None
-        route = _route(environ.get("PATH_INFO", ""), environ.get("HTTP_ACCEPT", ""))
+        route = route_for_path(environ.get("PATH_INFO", ""), environ.get("HTTP_ACCEPT", ""))
         if route is None or not self._host_allowed(environ):
             return None
         secure = _is_secure(environ, self.proxy_ssl_header)
         if self.ssl_redirect and not secure:
             return None
-        key, content_type, vary_accept = route
         try:
             page = pages.lookup(
-                key, gzipped=pages.accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+                route.key, gzipped=pages.accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
             )
         except DatabaseError:
             logger.exception("reading a rendered page failed; answering through Django")
@@ -219,8 +184,8 @@ class IndexFastPath:
             return None
         answer = pages.reply(
             page,
-            content_type=content_type,
-            vary_accept=vary_accept,
+            content_type=route.content_type,
+            vary_accept=route.varies_by_accept,
             head=method == "HEAD",
             if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
         )

@@ -30,12 +30,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from packyard.fastdb import fetch_one
-from packyard.packages import jsonapi, simple
+from packyard.packages.index import jsonapi, simple
+from packyard.packages.index.fastdb import fetch_one
+from packyard.packages.index.queries import project_listing
+from packyard.packages.index.routes import INDEX_KEYS, PageKind, project_keys, split_key
 from packyard.packages.models import Project, RenderedPage
-from packyard.packages.queries import project_listing
 
-INDEX_KEYS = ("html /simple/", "json /simple/")
 GZIP_ABOVE = 16 * 1024  # smaller pages gain little and cost a header
 
 
@@ -47,19 +47,13 @@ class Page:
     etag: str  # the uncompressed body's digest; each representation adds its own suffix
 
 
-def project_keys(normalized_name: str) -> tuple[str, str, str]:
-    return (
-        f"html /simple/{normalized_name}/",
-        f"json /simple/{normalized_name}/",
-        f"api /pypi/{normalized_name}/json",
-    )
-
-
 # Only the variant the client takes leaves the database: the root of a large index is megabytes.
-_LOOKUP_SQL = (
+# The table's name comes from the model; every value is a parameter.
+_LOOKUP_TEMPLATE = (
     "SELECT CASE WHEN %s AND body_gzip IS NOT NULL THEN body_gzip ELSE body END,"
-    ' body_gzip IS NOT NULL, etag FROM packages_renderedpage WHERE "key" = %s AND NOT stale'
+    ' body_gzip IS NOT NULL, etag FROM {table} WHERE "key" = %s AND NOT stale'
 )
+_LOOKUP_SQL = _LOOKUP_TEMPLATE.format(table=RenderedPage._meta.db_table)
 
 
 def lookup(key: str, *, gzipped: bool = False) -> Page | None:
@@ -87,7 +81,6 @@ def accepts_gzip(accept_encoding: str) -> bool:
 def _page_row(key: str, body: bytes) -> RenderedPage:
     return RenderedPage(
         key=key,
-        content_type="",
         etag=hashlib.sha256(body).hexdigest()[:40],
         body=body,
         body_gzip=gzip.compress(body, 6, mtime=0) if len(body) > GZIP_ABOVE else None,
@@ -267,11 +260,11 @@ def _disk_path(key: str) -> Path | None:
     root = settings.PACKYARD_PAGES_DIR
     if root is None:
         return None
-    fmt, _, url = key.partition(" ")
+    kind, url = split_key(key)
     relative = url.lstrip("/")
-    if fmt == "api":
+    if kind is PageKind.API:
         return root / relative
-    return root / relative / ("index.json" if fmt == "json" else "index.html")
+    return root / relative / ("index.json" if kind is PageKind.JSON else "index.html")
 
 
 def _export_after_commit(keys: list[str]) -> None:

@@ -3,6 +3,7 @@ the freshly registered account, the account without its second factor, the proje
 read-only and single-use tokens."""
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -33,10 +34,10 @@ def _file_path(project: str) -> str:
     return File.objects.get(release__project__normalized_name=project).path
 
 
-def _get(client: Client, path: str, token: str | None = None, **headers: str):
+def _get(client: Client, path: str, token: str | None = None, **headers: Any) -> Any:
     if token is not None:
         headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    response = client.get(path, **headers)
+    response: Any = client.get(path, **headers)
     if response.streaming:
         # A download: read it through, so the test client closes the file (and keeps the
         # test's database connection open, which closing the response directly would not).
@@ -44,7 +45,7 @@ def _get(client: Client, path: str, token: str | None = None, **headers: str):
     return response
 
 
-def _scoped_token(user, *projects: str, **scope: object) -> str:
+def _scoped_token(user, *projects: str, **scope: Any) -> str:
     pairs = tuple((name, str(Project.objects.get(normalized_name=name).id)) for name in projects)
     _, raw = token_mint(user=user, description="reader", scope=TokenScope(projects=pairs, **scope))
     return raw
@@ -172,7 +173,7 @@ def test_front_proxy_read_check_keeps_scoped_tokens_to_their_projects(client, pr
     token = _scoped_token(alice, "demo-pkg")
 
     def check(uri: str) -> int:
-        return _get(client, "/_/auth/read", token, HTTP_X_ORIGINAL_URI=uri).status_code
+        return int(_get(client, "/_/auth/read", token, HTTP_X_ORIGINAL_URI=uri).status_code)
 
     assert check("/simple/demo-pkg/") == 204
     assert check("/simple/Demo.Pkg/") == 204

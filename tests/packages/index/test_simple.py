@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
-from packyard.packages import pages
+from packyard.packages.index import pages
 from packyard.packages.models import File, Release
 from tests import dists
 from tests.conftest import basic_auth, upload_form

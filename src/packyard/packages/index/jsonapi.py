@@ -5,9 +5,9 @@ from typing import Any
 
 from django.conf import settings
 
-from packyard.packages import simple
+from packyard.packages.index import simple
+from packyard.packages.index.queries import ProjectListing
 from packyard.packages.models import File, Release
-from packyard.packages.queries import ProjectListing
 
 
 def _file_dict(file: File) -> dict[str, Any]:

@@ -1,0 +1,96 @@
+"""The index's one route table: which stored page answers which URL, in which format.
+
+The fast path, the Django views and the page store all name pages through here, so the URL a
+client asks for and the key a page is stored under cannot drift apart.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from packaging.utils import canonicalize_name
+
+from packyard.packages.index import simple
+
+
+class PageKind(StrEnum):
+    """How a page is written; the first word of its storage key."""
+
+    HTML = "html"  # the simple API, PEP 503
+    JSON = "json"  # the simple API, PEP 691
+    API = "api"  # the JSON API, /pypi/<name>/json
+
+
+JSON_API_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class PageRoute:
+    kind: PageKind
+    url: str
+    content_type: str
+
+    @property
+    def key(self) -> str:
+        """The stored page's key: `html /simple/foo/`, `api /pypi/foo/json`..."""
+        return f"{self.kind} {self.url}"
+
+    @property
+    def varies_by_accept(self) -> bool:
+        """The simple API's format follows the Accept header; the JSON API has one format."""
+        return self.kind is not PageKind.API
+
+
+def simple_url(normalized_name: str = "") -> str:
+    return f"/simple/{normalized_name}/" if normalized_name else "/simple/"
+
+
+def simple_route(url: str, negotiated: str) -> PageRoute:
+    """The simple-API page at `url` in the format content negotiation chose."""
+    if negotiated == simple.JSON_V1:
+        return PageRoute(PageKind.JSON, url, negotiated)
+    return PageRoute(PageKind.HTML, url, f"{negotiated}; charset=utf-8")
+
+
+def json_api_route(normalized_name: str) -> PageRoute:
+    return PageRoute(PageKind.API, f"/pypi/{normalized_name}/json", JSON_API_CONTENT_TYPE)
+
+
+def page_key(kind: PageKind, url: str) -> str:
+    return f"{kind} {url}"
+
+
+INDEX_KEYS = (page_key(PageKind.HTML, simple_url()), page_key(PageKind.JSON, simple_url()))
+
+
+def project_keys(normalized_name: str) -> tuple[str, str, str]:
+    """The keys of a project's stored pages: simple HTML, simple JSON, JSON API."""
+    url = simple_url(normalized_name)
+    return (
+        page_key(PageKind.HTML, url),
+        page_key(PageKind.JSON, url),
+        json_api_route(normalized_name).key,
+    )
+
+
+def split_key(key: str) -> tuple[PageKind, str]:
+    kind, _, url = key.partition(" ")
+    return PageKind(kind), url
+
+
+def route_for_path(path: str, accept: str) -> PageRoute | None:
+    """The stored page for a request path and Accept header, when the path names one exactly;
+    None for anything else (a name to redirect, an unacceptable format), which Django answers."""
+    if path.startswith("/simple/"):
+        name = path[len("/simple/") : -1]
+        if not path.endswith("/") or "/" in name or (name and canonicalize_name(name) != name):
+            return None
+        negotiated = simple.negotiate_accept(accept)
+        if negotiated is None:
+            return None
+        return simple_route(simple_url(name), negotiated)
+    if path.startswith("/pypi/") and path.endswith("/json"):
+        name = path[len("/pypi/") : -len("/json")]
+        if not name or "/" in name or canonicalize_name(name) != name:
+            return None
+        return json_api_route(name)
+    return None
