@@ -6,21 +6,20 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import Event, User
 from packyard.accounts.reauth import reauth_required
-from packyard.accounts.services import security_email_send
-from packyard.accounts.sessions import sessions_revoke
-from packyard.packages.events import ProjectEventTag, project_event_record
-from packyard.packages.index import pages
+from packyard.accounts.services import (
+    account_changed_by_admin,
+    account_freeze,
+    account_unfreeze,
+)
 from packyard.packages.models import Project, ProjectEvent, ReservedName
-from packyard.packages.services import project_delete
+from packyard.packages.services import project_delete, project_quarantine
 from packyard.twofactor.services import second_factors_reset, user_has_two_factor
 
 
@@ -82,9 +81,7 @@ def freeze_accounts(
 ) -> None:
     assert isinstance(request.user, User)
     for user in queryset.exclude(pk=request.user.pk):
-        User.objects.filter(pk=user.pk).update(is_active=False)
-        sessions_revoke(user=user)
-        event_record(user=user, tag=EventTag.FROZEN, request=request, admin=request.user.username)
+        account_freeze(user=user, admin=request.user, request=request)
     messages.success(request, "Frozen. Their sessions ended and their tokens stopped working.")
 
 
@@ -94,8 +91,7 @@ def unfreeze_accounts(
 ) -> None:
     assert isinstance(request.user, User)
     for user in queryset.filter(is_active=False):
-        User.objects.filter(pk=user.pk).update(is_active=True)
-        event_record(user=user, tag=EventTag.UNFROZEN, request=request, admin=request.user.username)
+        account_unfreeze(user=user, admin=request.user, request=request)
     messages.success(request, "Unfrozen.")
 
 
@@ -136,46 +132,16 @@ class PackyardUserAdmin(UserAdmin):
         changed = sorted(form.changed_data)
         if not changed:
             return
-        event_record(
-            user=obj,
-            tag=EventTag.CHANGED_BY_ADMIN,
-            request=request,
-            admin=request.user.username,
-            fields=", ".join(changed),
-        )
-        security_email_send(
-            user=obj,
-            subject="Your account was changed by an administrator",
-            template="accounts/email/changed_by_admin.txt",
-            admin=request.user.username,
-            fields=", ".join(changed),
-        )
-
-
-def _set_quarantine(request: HttpRequest, queryset: QuerySet[Project], on: bool) -> None:
-    assert isinstance(request.user, User)
-    for project in queryset:
-        with transaction.atomic():
-            Project.objects.filter(pk=project.pk).update(quarantined=on)
-            if on:
-                pages.remove_project(project.normalized_name)
-            else:
-                pages.refresh(project.pk)
-            pages.index_invalidate()
-            project_event_record(
-                projects=[project],
-                tag=ProjectEventTag.QUARANTINE_ON if on else ProjectEventTag.QUARANTINE_OFF,
-                actor=request.user,
-                request=request,
-                admin=request.user.username,
-            )
+        account_changed_by_admin(user=obj, admin=request.user, fields=changed, request=request)
 
 
 @admin.action(description="Quarantine (hidden from the index, uploads closed)")
 def quarantine_projects(
     modeladmin: "admin.ModelAdmin[Project]", request: HttpRequest, queryset: QuerySet[Project]
 ) -> None:
-    _set_quarantine(request, queryset, True)
+    assert isinstance(request.user, User)
+    for project in queryset:
+        project_quarantine(project=project, on=True, admin=request.user, request=request)
     messages.success(request, "Quarantined.")
 
 
@@ -183,7 +149,9 @@ def quarantine_projects(
 def release_projects(
     modeladmin: "admin.ModelAdmin[Project]", request: HttpRequest, queryset: QuerySet[Project]
 ) -> None:
-    _set_quarantine(request, queryset, False)
+    assert isinstance(request.user, User)
+    for project in queryset:
+        project_quarantine(project=project, on=False, admin=request.user, request=request)
     messages.success(request, "Released from quarantine.")
 
 

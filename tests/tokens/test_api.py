@@ -15,7 +15,8 @@ from pypitoken import Token
 from packyard.packages.models import Project, Role
 from packyard.tokens import disclosure
 from packyard.tokens.models import ApiToken
-from packyard.tokens.services import TokenScope, token_mint
+from packyard.tokens.scope import TokenScope
+from packyard.tokens.services import token_mint
 from tests.conftest import basic_auth, browser_for
 from tests.tokens.test_tokens import reissue
 

@@ -12,10 +12,10 @@ from pypitoken import Token
 from packyard.packages.models import Project, Role
 from packyard.tokens import macaroon
 from packyard.tokens.models import ApiToken
+from packyard.tokens.scope import TokenScope
 from packyard.tokens.services import (
     GENERIC_FAILURE,
     TokenError,
-    TokenScope,
     TokenScopeError,
     token_authenticate,
     token_mint,

@@ -19,6 +19,7 @@ from packyard.accounts.devices import device_key
 from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Backoff, Counter, Limit, RateLimited, give_back_all, hit_all
+from packyard.accounts.sessions import current_session_id, sessions_revoke
 from packyard.http import client_ip
 
 MAX_PASSWORD_LENGTH = 1024
@@ -293,3 +294,47 @@ def user_invitation_email(token: str) -> str:
     if user_by_email(email) is not None:
         raise AccountError("This invitation was used: log in instead.")
     return email
+
+
+def account_freeze(*, user: User, admin: User, request: HttpRequest) -> None:
+    """Staff stop an account: no login, its sessions end, its tokens stop working (they check
+    that their owner is active). Recorded in its history."""
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    sessions_revoke(user=user)
+    event_record(user=user, tag=EventTag.FROZEN, request=request, admin=admin.username)
+
+
+def account_unfreeze(*, user: User, admin: User, request: HttpRequest) -> None:
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    event_record(user=user, tag=EventTag.UNFROZEN, request=request, admin=admin.username)
+
+
+def password_changed(*, user: User, request: HttpRequest) -> None:
+    """After a password change from the account page: every other session ends (this one was
+    just given the new password's hash), recorded, and the owner emailed."""
+    sessions_revoke(user=user, keep=current_session_id(request))
+    event_record(user=user, tag=EventTag.PASSWORD_CHANGE, request=request)
+    security_email_send(
+        user=user,
+        subject="Your password has changed",
+        template="accounts/email/password_changed.txt",
+    )
+
+
+def account_changed_by_admin(
+    *, user: User, admin: User, fields: list[str], request: HttpRequest
+) -> None:
+    event_record(
+        user=user,
+        tag=EventTag.CHANGED_BY_ADMIN,
+        request=request,
+        admin=admin.username,
+        fields=", ".join(fields),
+    )
+    security_email_send(
+        user=user,
+        subject="Your account was changed by an administrator",
+        template="accounts/email/changed_by_admin.txt",
+        admin=admin.username,
+        fields=", ".join(fields),
+    )

@@ -2,7 +2,7 @@ from django.urls import path
 from django.views.generic import TemplateView
 
 from packyard.accounts import views
-from packyard.twofactor.views import reauthenticate
+from packyard.twofactor.views.reauth import reauthenticate
 
 app_name = "accounts"
 

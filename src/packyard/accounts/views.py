@@ -232,13 +232,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         form.save()
         # Keeps this session; every other session fails its auth-hash check from now on.
         update_session_auth_hash(self.request, form.user)
-        sessions_revoke(user=form.user, keep=current_session_id(self.request))
-        event_record(user=form.user, tag=EventTag.PASSWORD_CHANGE, request=self.request)
-        services.security_email_send(
-            user=form.user,
-            subject="Your password has changed",
-            template="accounts/email/password_changed.txt",
-        )
+        services.password_changed(user=form.user, request=self.request)
         messages.success(self.request, "Your password has changed. Other sessions are logged out.")
         return redirect(self.get_success_url())
 

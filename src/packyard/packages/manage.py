@@ -11,12 +11,10 @@ from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_required
-from packyard.accounts.services import security_email_send
 from packyard.packages import collaborators, history, services
 from packyard.packages.index.queries import project_listing
 from packyard.packages.models import File, Invitation, Project, ProjectEvent, Release, Role
 from packyard.tokens.models import ApiToken
-from packyard.tokens.services import token_revoke
 
 
 def _owned_project(request: HttpRequest, name: str) -> Project:
@@ -56,20 +54,8 @@ def project_credential_revoke(request: HttpRequest, name: str) -> HttpResponse:
     if token is None:
         messages.error(request, "That token cannot upload to this project (any more).")
         return redirect("packages:credentials", project.normalized_name)
-    token_revoke(
-        token=token,
-        request=request,
-        reason="project-owner",
-        project=project.normalized_name,
-        revoked_by=request.user.username,
-    )
-    security_email_send(
-        user=token.user,
-        subject=f"Your API token {token.description!r} was revoked",
-        template="tokens/email/token_revoked_by_owner.txt",
-        token=token,
-        project=project,
-        owner=request.user.username,
+    services.project_credential_revoke(
+        project=project, token=token, owner=request.user, request=request
     )
     messages.success(request, f"Revoked {token.user.username}'s token {token.description!r}.")
     return redirect("packages:credentials", project.normalized_name)

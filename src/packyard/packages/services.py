@@ -13,6 +13,8 @@ from packyard.accounts.services import security_email_send
 from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.index import pages
 from packyard.packages.models import File, Project, Release, ReservedName, Role, name_skeleton
+from packyard.tokens.models import ApiToken
+from packyard.tokens.services import token_revoke
 
 logger = logging.getLogger(__name__)
 MAX_YANK_REASON = 512
@@ -227,3 +229,43 @@ def project_delete(
             what=f"deleted the project {name}, its releases and files",
             actor=actor.username,
         )
+
+
+def project_quarantine(*, project: Project, on: bool, admin: User, request: HttpRequest) -> None:
+    """Staff hide a project from the index and close its uploads (on), or release it. Its pages
+    go or come back in the same transaction; recorded in the project's history."""
+    with transaction.atomic():
+        Project.objects.filter(pk=project.pk).update(quarantined=on)
+        if on:
+            pages.remove_project(project.normalized_name)
+        else:
+            pages.refresh(project.pk)
+        pages.index_invalidate()
+        project_event_record(
+            projects=[project],
+            tag=ProjectEventTag.QUARANTINE_ON if on else ProjectEventTag.QUARANTINE_OFF,
+            actor=admin,
+            request=request,
+            admin=admin.username,
+        )
+
+
+def project_credential_revoke(
+    *, project: Project, token: ApiToken, owner: User, request: HttpRequest
+) -> None:
+    """An Owner ends someone's token that can upload to their project; its owner is told."""
+    token_revoke(
+        token=token,
+        request=request,
+        reason="project-owner",
+        project=project.normalized_name,
+        revoked_by=owner.username,
+    )
+    security_email_send(
+        user=token.user,
+        subject=f"Your API token {token.description!r} was revoked",
+        template="tokens/email/token_revoked_by_owner.txt",
+        token=token,
+        project=project,
+        owner=owner.username,
+    )

@@ -4,8 +4,7 @@ from urllib.parse import urlsplit
 
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,6 +27,7 @@ from packyard.packages.index.files import serve_stored
 from packyard.packages.index.queries import ProjectListing, project_listing
 from packyard.packages.index.routes import json_api_route, simple_route, simple_url
 from packyard.packages.models import File, Project, Release
+from packyard.packages.search import project_search
 
 
 def _not_acceptable() -> HttpResponse:
@@ -284,30 +284,13 @@ def home(request: HttpRequest) -> HttpResponse:
 SEARCH_PAGE_SIZE = 20
 
 
-def _search(query: str) -> QuerySet[Project]:
-    visible = Project.objects.filter(quarantined=False)
-    if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-
-        vector = SearchVector("name", weight="A") + SearchVector("search_summary", weight="B")
-        search = SearchQuery(query, search_type="websearch")
-        return (
-            visible.annotate(rank=SearchRank(vector, search))
-            .filter(Q(rank__gt=0) | Q(normalized_name__icontains=query))
-            .order_by("-rank", "normalized_name")
-        )
-    return visible.filter(
-        Q(normalized_name__icontains=canonicalize_name(query)) | Q(search_summary__icontains=query)
-    ).order_by("normalized_name")
-
-
 @require_safe
 @web_pages_access
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     page = None
     if query:
-        page = Paginator(_search(query), SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(project_search(query), SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "packages/search.html", {"query": query, "page": page})
 
 

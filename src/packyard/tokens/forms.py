@@ -8,7 +8,7 @@ from django.utils import timezone
 from packyard.accounts.models import User
 from packyard.packages.models import Project
 from packyard.packages.services import ProjectActionError, new_project_name_check
-from packyard.tokens.services import TokenScope
+from packyard.tokens.scope import TokenScope
 
 EXPIRY_DAYS = (7, 30, 90, 365)
 

@@ -52,23 +52,9 @@ class ApiToken(models.Model):
 
     @property
     def scope_label(self) -> str:
-        if self.scope.get("new_project"):
-            parts = [f"New project: {self.scope['new_project']}"]
-        elif self.project_names:
-            parts = ["Projects: " + ", ".join(self.project_names)]
-        else:
-            parts = ["Whole account"]
-        if self.scope.get("existing_only"):
-            parts.append("existing projects only")
-        if self.scope.get("version_pattern"):
-            parts.append(f"versions {self.scope['version_pattern']}")
-        if self.scope.get("source_cidrs"):
-            parts.append("from " + ", ".join(self.scope["source_cidrs"]))
-        if self.scope.get("single_use"):
-            parts.append("single use")
-        if self.scope.get("read_only"):
-            parts.append("read-only")
-        return "; ".join(parts)
+        from packyard.tokens.scope import TokenScope  # the scope module builds on the models' app
+
+        return TokenScope.from_dict({**self.scope, "projects": self.project_names}).label()
 
     @property
     def is_expired(self) -> bool:

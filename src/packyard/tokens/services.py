@@ -22,28 +22,21 @@ from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Limit
 from packyard.accounts.services import security_email_send
 from packyard.http import client_info, parse_uuid
-from packyard.packages.events import ProjectEventTag, project_event_record
-from packyard.packages.models import Project
 from packyard.tokens import macaroon
 from packyard.tokens.caveats import (
     Caveat,
     CaveatError,
     CaveatFailed,
     Context,
-    ExistingProjectsOnly,
     Expiration,
     ProjectID,
     ProjectName,
-    ReadOnly,
-    RequestUser,
     SingleUse,
-    SourceAddresses,
-    VersionPattern,
     caveat_parse,
-    networks,
-    version_specifier,
 )
 from packyard.tokens.models import ApiToken
+from packyard.tokens.scope import TokenScope
+from packyard.tokens.signals import TokenChange, token_changed
 
 GENERIC_FAILURE = "Invalid or non-existent authentication information."
 KEY_SALT_BYTES = 32
@@ -122,63 +115,6 @@ def _key_for(token: ApiToken) -> bytes:
     )
 
 
-@dataclass(frozen=True)
-class TokenScope:
-    """What a token may do, beyond uploading as its owner."""
-
-    projects: tuple[tuple[str, str], ...] = ()  # existing projects: (normalized name, id)
-    new_project: str = ""  # a name nobody has taken yet, which the token may create
-    existing_only: bool = False
-    version_pattern: str = ""
-    source_cidrs: tuple[str, ...] = ()
-    single_use: bool = False
-    read_only: bool = False
-
-    def caveats(self, user: User) -> list[Caveat]:
-        found: list[Caveat] = []
-        if self.projects:
-            found.append(ProjectName(normalized_names=tuple(name for name, _ in self.projects)))
-            found.append(ProjectID(project_ids=tuple(pid for _, pid in self.projects)))
-        elif self.new_project:
-            found.append(ProjectName(normalized_names=(self.new_project,)))
-        else:
-            found.append(RequestUser(user_id=str(user.pk)))
-        if self.existing_only:
-            found.append(ExistingProjectsOnly())
-        if self.version_pattern:
-            found.append(VersionPattern(pattern=self.version_pattern))
-        if self.source_cidrs:
-            found.append(SourceAddresses(cidrs=self.source_cidrs))
-        if self.single_use:
-            found.append(SingleUse())
-        if self.read_only:
-            found.append(ReadOnly())
-        return found
-
-    def check(self) -> None:
-        if self.projects and self.new_project:
-            raise ValidationError("Scope a token to existing projects or to one new project.")
-        if self.new_project and self.existing_only:
-            raise ValidationError("A token for a new project must be allowed to create it.")
-        try:
-            if self.version_pattern:
-                version_specifier(self.version_pattern)
-            networks(self.source_cidrs)
-        except CaveatError as exc:
-            raise ValidationError(str(exc)) from None
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "projects": [name for name, _ in self.projects],
-            "new_project": self.new_project,
-            "existing_only": self.existing_only,
-            "version_pattern": self.version_pattern,
-            "source_cidrs": list(self.source_cidrs),
-            "single_use": self.single_use,
-            "read_only": self.read_only,
-        }
-
-
 def _check_expiry(expires: datetime | None) -> datetime | None:
     now = timezone.now()
     max_age = settings.PACKYARD_TOKEN_MAX_AGE
@@ -191,6 +127,14 @@ def _check_expiry(expires: datetime | None) -> datetime | None:
             f"Tokens on this index expire within {max_age // 86400} days at the most."
         )
     return expires
+
+
+def _caveats(user: User, scope: TokenScope, expires: datetime | None) -> list[Caveat]:
+    caveats = scope.caveats(user)
+    if expires is not None:
+        expiry = Expiration(not_after=int(expires.timestamp()), not_before=int(time.time()))
+        caveats.insert(0, expiry)
+    return caveats
 
 
 def token_mint(
@@ -211,20 +155,13 @@ def token_mint(
         raise ValidationError("A token needs a name of 1 to 100 characters.")
     scope.check()
     expires = _check_expiry(expires)
-    caveats = scope.caveats(user)
-    if expires is not None:
-        expiry = Expiration(not_after=int(expires.timestamp()), not_before=int(time.time()))
-        caveats.insert(0, expiry)
-    names = [name for name, _ in scope.projects] or (
-        [scope.new_project] if scope.new_project else []
-    )
     token = ApiToken(
         user=user,
         description=description,
         key_salt=secrets.token_bytes(KEY_SALT_BYTES),
-        caveats=[c.to_json() for c in caveats],
+        caveats=[c.to_json() for c in _caveats(user, scope, expires)],
         expires=expires,
-        project_names=names,
+        project_names=scope.project_names(),
         minted_by_operator=by_operator,
         made_with_second_factor=with_second_factor,
         scope=scope.as_dict(),
@@ -240,7 +177,13 @@ def token_mint(
             scope=token.scope_label,
             by_operator=by_operator,
         )
-        _project_events(token, ProjectEventTag.API_TOKEN_ADDED, request, by_operator=by_operator)
+        token_changed.send(
+            sender=ApiToken,
+            token=token,
+            change=TokenChange.ADDED,
+            request=request,
+            details={"by_operator": by_operator},
+        )
     security_email_send(
         user=user,
         subject="A new API token was created",
@@ -401,9 +344,6 @@ def token_revoke(
         return
     leaked = reason == "leaked"
     tag = EventTag.API_TOKEN_REMOVED_LEAK if leaked else EventTag.API_TOKEN_REMOVED
-    project_tag = (
-        ProjectEventTag.API_TOKEN_REMOVED_LEAK if leaked else ProjectEventTag.API_TOKEN_REMOVED
-    )
     with transaction.atomic():
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now(), revoked_reason=reason
@@ -418,7 +358,30 @@ def token_revoke(
                 reason=reason,
                 **details,
             )
-            _project_events(token, project_tag, request, reason=reason)
+            token_changed.send(
+                sender=ApiToken,
+                token=token,
+                change=TokenChange.LEAKED if leaked else TokenChange.REVOKED,
+                request=request,
+                details={"reason": reason},
+            )
+
+
+def tokens_delete(*, user: User, tokens: list[ApiToken], request: HttpRequest) -> None:
+    """The owner deletes tokens from the tokens page: revoked, recorded, and one email."""
+    for token in tokens:
+        token_revoke(token=token, request=request)
+    if not tokens:
+        return
+    single = len(tokens) == 1
+    security_email_send(
+        user=user,
+        subject=f"API token {tokens[0].description!r} deleted"
+        if single
+        else "All your API tokens were deleted",
+        template="tokens/email/token_deleted.txt",
+        tokens=tokens,
+    )
 
 
 EXPIRY_NOTICES = (("7d", timedelta(days=7)), ("1d", timedelta(days=1)), ("expired", timedelta(0)))
@@ -457,24 +420,3 @@ def token_expiry_notices_send() -> int:
         )
         sent += 1
     return sent
-
-
-def _project_events(
-    token: ApiToken, tag: ProjectEventTag, request: HttpRequest | None, **details: object
-) -> None:
-    """Record a token's event in the history of every project it can (or could) upload to."""
-    if token.project_names:
-        projects = Project.objects.filter(normalized_name__in=token.project_names)
-    else:
-        projects = Project.objects.filter(roles__user=token.user)
-    actor = request.user if request is not None and isinstance(request.user, User) else None
-    project_event_record(
-        projects=list(projects),
-        tag=tag,
-        actor=actor,
-        request=request,
-        holder=token.user.username,
-        token_id=str(token.id),
-        description=token.description,
-        **details,
-    )

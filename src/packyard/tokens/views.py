@@ -8,13 +8,13 @@ from django.views.decorators.http import require_POST
 
 from packyard.accounts.models import User, UserSession
 from packyard.accounts.reauth import reauth_required
-from packyard.accounts.services import security_email_send
 from packyard.accounts.sessions import current_session_id
 from packyard.http import parse_uuid
 from packyard.packages.models import Project
 from packyard.tokens import services
 from packyard.tokens.forms import TokenCreateForm
 from packyard.tokens.models import ApiToken
+from packyard.tokens.scope import TokenScope
 
 
 def _uploadable_projects(user: User) -> QuerySet[Project]:
@@ -27,15 +27,15 @@ def _like(request: HttpRequest, user: User) -> dict[str, object]:
     model = ApiToken.objects.filter(user=user, pk=token_id).first() if token_id else None
     if model is None:
         return {}
-    scope = model.scope
+    scope = TokenScope.from_dict(model.scope)
     return {
         "description": f"{model.description} (new)"[:100],
         "projects": list(Project.objects.filter(normalized_name__in=model.project_names)),
-        "existing_only": scope.get("existing_only", False),
-        "version_pattern": scope.get("version_pattern", ""),
-        "source_cidrs": ", ".join(scope.get("source_cidrs", [])),
-        "single_use": scope.get("single_use", False),
-        "read_only": scope.get("read_only", False),
+        "existing_only": scope.existing_only,
+        "version_pattern": scope.version_pattern,
+        "source_cidrs": ", ".join(scope.source_cidrs),
+        "single_use": scope.single_use,
+        "read_only": scope.read_only,
     }
 
 
@@ -79,13 +79,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 def token_delete(request: HttpRequest, token_id: str) -> HttpResponse:
     assert isinstance(request.user, User)
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user, revoked_at__isnull=True)
-    services.token_revoke(token=token, request=request)
-    security_email_send(
-        user=token.user,
-        subject=f"API token {token.description!r} deleted",
-        template="tokens/email/token_deleted.txt",
-        tokens=[token],
-    )
+    services.tokens_delete(user=request.user, tokens=[token], request=request)
     messages.success(request, f"Deleted the token {token.description!r}.")
     return redirect("tokens:list")
 
@@ -95,14 +89,6 @@ def token_delete(request: HttpRequest, token_id: str) -> HttpResponse:
 def token_delete_all(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
     tokens = list(ApiToken.objects.filter(user=request.user, revoked_at__isnull=True))
-    for token in tokens:
-        services.token_revoke(token=token, request=request)
-    if tokens:
-        security_email_send(
-            user=request.user,
-            subject="All your API tokens were deleted",
-            template="tokens/email/token_deleted.txt",
-            tokens=tokens,
-        )
+    services.tokens_delete(user=request.user, tokens=tokens, request=request)
     messages.success(request, "Deleted all your tokens.")
     return redirect("tokens:list")

@@ -3,7 +3,7 @@
 import hmac
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -13,7 +13,7 @@ from packyard.accounts.ratelimit import Limit, give_back_all, hit_all
 from packyard.accounts.services import security_email_send
 from packyard.accounts.sessions import current_session_id, sessions_revoke
 from packyard.http import client_ip
-from packyard.twofactor import recovery, secretbox, totp
+from packyard.twofactor import recovery, secretbox, totp, webauthn
 from packyard.twofactor.models import RecoveryCode, TOTPDevice, WebAuthnCredential
 
 TOTP_PURPOSE = "totp"
@@ -192,6 +192,42 @@ def totp_remove(*, user: User, request: HttpRequest) -> None:
 
 
 # --- WebAuthn ----------------------------------------------------------------------------------
+
+
+def webauthn_add(
+    *, user: User, new: webauthn.NewCredential, label: str, passkey: bool, request: HttpRequest
+) -> WebAuthnCredential:
+    """Keep a key the browser just registered; recorded and announced as a factor change."""
+    try:
+        with transaction.atomic():
+            credential = WebAuthnCredential.objects.create(
+                user=user,
+                label=label,
+                credential_id=new.credential_id,
+                credential_id_digest=webauthn.credential_digest(new.credential_id),
+                public_key=new.public_key,
+                sign_count=new.sign_count,
+                aaguid=new.aaguid,
+                transports=new.transports,
+                is_passkey=passkey,
+            )
+    except IntegrityError:
+        raise TwoFactorError("This key, or a key with that name, is already registered.") from None
+    method = "passkey" if passkey else "webauthn"
+    factor_changed(user=user, request=request, method=method, added=True, label=label)
+    return credential
+
+
+def webauthn_rename(*, credential: WebAuthnCredential, label: str) -> None:
+    taken = (
+        WebAuthnCredential.objects.filter(user=credential.user, label=label)
+        .exclude(pk=credential.pk)
+        .exists()
+    )
+    if taken:
+        raise TwoFactorError("You already have a key with that name.")
+    credential.label = label
+    credential.save(update_fields=["label"])
 
 
 def webauthn_remove(*, credential: WebAuthnCredential, request: HttpRequest) -> None:
