@@ -1,0 +1,215 @@
+"""The upload's steps after authentication (docs/architecture.md, "The upload pipeline"):
+receive the body, check the form, the metadata, the digests and the archive, authorize the
+uploader for the project (token scope, roles, quarantine, names, new-project limits), store,
+and record who uploaded what."""
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, QueryDict
+from packaging.utils import canonicalize_name
+
+from packyard.accounts.models import User
+from packyard.accounts.ratelimit import Limit, RateLimited, hit_all
+from packyard.http import Refused, client_ip
+from packyard.packages.events import ProjectEventTag, project_event_record
+from packyard.packages.models import File, Project, Role
+from packyard.packages.services import (
+    NameReserved,
+    ProjectActionError,
+    project_name_claim,
+)
+from packyard.packages.upload import archive, auth, metadata, receive, store
+from packyard.packages.upload.errors import UploadRefused
+from packyard.tokens.services import TokenScopeError
+
+DIGEST_FIELDS = ("sha256_digest", "blake2_256_digest", "md5_digest")
+
+
+def _check_form(fields: QueryDict) -> None:
+    action = fields.get(":action", "")
+    if action != "file_upload":
+        raise UploadRefused(f"Unknown :action {action!r}: this endpoint accepts file_upload.")
+    version = fields.get("protocol_version", "1")
+    if version != "1":
+        raise UploadRefused(f"Unknown protocol_version {version!r}: this endpoint speaks 1.")
+
+
+def _check_digests(fields: QueryDict, received: receive.ReceivedFile) -> None:
+    actual = {
+        "sha256_digest": received.sha256,
+        "blake2_256_digest": received.blake2_256,
+        "md5_digest": received.md5,
+    }
+    if not any(fields.get(name, "").strip() for name in DIGEST_FIELDS):
+        return
+    for name in DIGEST_FIELDS:
+        claimed = fields.get(name, "").strip().lower()
+        if claimed and not hmac.compare_digest(claimed.encode(), actual[name].encode()):
+            raise UploadRefused(
+                f"The {name.removesuffix('_digest')} digest supplied does not match the file."
+            )
+
+
+NEW_PROJECT_LIMIT_WINDOW = 3600
+
+
+def _new_project_limits(request: HttpRequest, user: User) -> list[tuple[Limit, str]]:
+    per_hour = settings.PACKYARD_NEW_PROJECTS_PER_HOUR
+    return [
+        (Limit("new-project-user", per_hour, NEW_PROJECT_LIMIT_WINDOW), str(user.pk)),
+        (Limit("new-project-ip", per_hour, NEW_PROJECT_LIMIT_WINDOW), client_ip(request)),
+    ]
+
+
+def _by_operator(uploader: auth.Uploader) -> bool:
+    return uploader.identity is not None and uploader.identity.token.minted_by_operator
+
+
+def _too_many_new_projects(exc: RateLimited) -> Refused:
+    return exc.refusal("Too many new projects created")
+
+
+def _check_new_project(request: HttpRequest, uploader: auth.Uploader) -> None:
+    """An early answer before the archive is read; the creation is counted (atomically, in the
+    upload's transaction) when the project row is made."""
+    user = uploader.user
+    # The operator's own tokens (`packyard token create`) import in bulk, e.g. a migration.
+    if not _by_operator(uploader):
+        try:
+            for limit, subject in _new_project_limits(request, user):
+                limit.peek(subject)
+        except RateLimited as exc:
+            raise _too_many_new_projects(exc) from None
+    most = settings.PACKYARD_MAX_PROJECTS_PER_USER
+    if most and Role.objects.owners().filter(user=user).count() >= most:
+        raise UploadRefused(f"You own {most} projects, the most this index allows per account.")
+
+
+def _claim_name(normalized_name: str, user: User) -> None:
+    try:
+        project_name_claim(normalized_name=normalized_name, user=user)
+    except NameReserved as exc:
+        raise UploadRefused(str(exc), 403) from None
+    except ProjectActionError as exc:
+        raise UploadRefused(str(exc), 400) from None
+
+
+class UploadAuthorizer:
+    """May this uploader put this version into this project (None: a project to create)?
+    Called before the archive is read and again inside the transaction; remembers whether the
+    last answer was for creating the project."""
+
+    def __init__(
+        self, request: HttpRequest, uploader: auth.Uploader, normalized_name: str, version: str
+    ) -> None:
+        self.request = request
+        self.uploader = uploader
+        self.normalized_name = normalized_name
+        self.version = version
+        self.creating = False
+
+    def __call__(self, project: Project | None) -> None:
+        if self.uploader.identity is not None:
+            try:
+                self.uploader.identity.check_project(
+                    project_name=self.normalized_name,
+                    project_id=str(project.id) if project is not None else None,
+                    version=self.version,
+                )
+            except TokenScopeError as exc:
+                raise UploadRefused(str(exc), 403) from None
+        self.creating = project is None
+        if project is None:
+            _claim_name(self.normalized_name, self.uploader.user)
+            _check_new_project(self.request, self.uploader)
+        elif project.quarantined:
+            raise UploadRefused(
+                f"The project {project.name!r} is quarantined by this index's administrators: "
+                "uploads are closed until they review it.",
+                403,
+            )
+        elif not Role.objects.filter(project=project, user=self.uploader.user).exists():
+            raise UploadRefused(
+                f"The user {self.uploader.user.username!r} isn't allowed to upload to project "
+                f"{project.name!r}.",
+                403,
+            )
+
+
+def process(request: HttpRequest, uploader: auth.Uploader) -> None:
+    """Receive, check, authorize and store one upload; raises UploadRefused at the first step
+    that fails, with nothing stored."""
+    fields, received = receive.receive(request, max_size=settings.PACKYARD_MAX_FILE_SIZE)
+    try:
+        _check_form(fields)
+        meta = metadata.metadata_from_form(fields)
+        filetype = fields.get("filetype", "")
+        filename = received.client_filename
+        archive.check_filename(
+            filename=filename, filetype=filetype, name=meta.name, version=meta.version
+        )
+        _check_digests(fields, received)
+        authorize = UploadAuthorizer(
+            request, uploader, canonicalize_name(meta.name), str(meta.version)
+        )
+        authorize(Project.objects.filter(normalized_name=canonicalize_name(meta.name)).first())
+        if store.file_already_exists(filename, received.sha256):
+            return
+        checked = archive.check_archive(
+            received.path,
+            filename=filename,
+            filetype=filetype,
+            size=received.size,
+            name=meta.name,
+            version=meta.version,
+        )
+        upload = store.Upload(
+            metadata=meta,
+            filename=filename,
+            filetype=filetype,
+            python_version=fields.get("pyversion", "")[:64] or "source",
+            received=received,
+            core_metadata=checked.core_metadata,
+        )
+        store.record_upload(
+            upload=upload,
+            user=uploader.user,
+            authorize=authorize,
+            recorded=lambda project, file: _record_event(
+                request, uploader, project, file, created=authorize.creating
+            ),
+        )
+    finally:
+        received.upload.close()
+
+
+def _record_event(
+    request: HttpRequest, uploader: auth.Uploader, project: Project, file: File, *, created: bool
+) -> None:
+    """Who uploaded what, with which credential, from where: in the project's history."""
+    token = uploader.identity.token if uploader.identity is not None else None
+    if created:
+        if not _by_operator(uploader):
+            # Inside the upload's transaction: a refused or failed upload takes its count along.
+            try:
+                hit_all(_new_project_limits(request, uploader.user))
+            except RateLimited as exc:
+                raise _too_many_new_projects(exc) from None
+        project_event_record(
+            projects=[project],
+            tag=ProjectEventTag.CREATE,
+            actor=uploader.user,
+            request=request,
+            name=project.name,
+        )
+    project_event_record(
+        projects=[project],
+        tag=ProjectEventTag.FILE_ADD,
+        actor=uploader.user,
+        request=request,
+        filename=file.filename,
+        version=file.release.version,
+        method=f"token {token.description!r}" if token is not None else "password",
+        token_id=str(token.id) if token is not None else "",
+    )
