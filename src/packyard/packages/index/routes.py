@@ -4,8 +4,8 @@ The fast path, the Django views and the page store all name pages through here, 
 client asks for and the key a page is stored under cannot drift apart.
 """
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from packaging.utils import canonicalize_name
 
@@ -23,21 +23,17 @@ class PageKind(StrEnum):
 JSON_API_CONTENT_TYPE = "application/json"
 
 
-@dataclass(frozen=True)
-class PageRoute:
-    kind: PageKind
-    url: str
+# The kinds' words, read once: formatting an enum member costs more than the rest of a route.
+_HTML, _JSON, _API = PageKind.HTML.value, PageKind.JSON.value, PageKind.API.value
+
+
+class PageRoute(NamedTuple):
+    """A stored page and how it is answered. A named tuple: the fast path makes one per request,
+    and a tuple is the cheapest named type to make."""
+
+    key: str  # the stored page's key: `html /simple/foo/`, `api /pypi/foo/json`...
     content_type: str
-
-    @property
-    def key(self) -> str:
-        """The stored page's key: `html /simple/foo/`, `api /pypi/foo/json`..."""
-        return f"{self.kind} {self.url}"
-
-    @property
-    def varies_by_accept(self) -> bool:
-        """The simple API's format follows the Accept header; the JSON API has one format."""
-        return self.kind is not PageKind.API
+    varies_by_accept: bool  # the simple API's format follows Accept; the JSON API has one
 
 
 def simple_url(normalized_name: str = "") -> str:
@@ -47,16 +43,16 @@ def simple_url(normalized_name: str = "") -> str:
 def simple_route(url: str, negotiated: str) -> PageRoute:
     """The simple-API page at `url` in the format content negotiation chose."""
     if negotiated == simple.JSON_V1:
-        return PageRoute(PageKind.JSON, url, negotiated)
-    return PageRoute(PageKind.HTML, url, f"{negotiated}; charset=utf-8")
+        return PageRoute(f"{_JSON} {url}", negotiated, True)
+    return PageRoute(f"{_HTML} {url}", f"{negotiated}; charset=utf-8", True)
 
 
 def json_api_route(normalized_name: str) -> PageRoute:
-    return PageRoute(PageKind.API, f"/pypi/{normalized_name}/json", JSON_API_CONTENT_TYPE)
+    return PageRoute(f"{_API} /pypi/{normalized_name}/json", JSON_API_CONTENT_TYPE, False)
 
 
 def page_key(kind: PageKind, url: str) -> str:
-    return f"{kind} {url}"
+    return f"{kind.value} {url}"
 
 
 INDEX_KEYS = (page_key(PageKind.HTML, simple_url()), page_key(PageKind.JSON, simple_url()))
@@ -87,7 +83,7 @@ def route_for_path(path: str, accept: str) -> PageRoute | None:
         negotiated = simple.negotiate_accept(accept)
         if negotiated is None:
             return None
-        return simple_route(simple_url(name), negotiated)
+        return simple_route(path, negotiated)  # the path is the page's URL, checked above
     if path.startswith("/pypi/") and path.endswith("/json"):
         name = path[len("/pypi/") : -len("/json")]
         if not name or "/" in name or canonicalize_name(name) != name:
