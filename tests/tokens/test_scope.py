@@ -26,3 +26,6 @@ def test_scopes_in_words():
 
 def test_an_old_row_without_newer_fields_reads():
     assert TokenScope.from_dict({}) == TokenScope()
+    # A row edited by hand (or by a future migration) with nulls reads as empty, not as "None".
+    nulls = dict.fromkeys(("projects", "new_project", "version_pattern", "source_cidrs"))
+    assert TokenScope.from_dict(nulls) == TokenScope()

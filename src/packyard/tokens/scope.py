@@ -79,13 +79,13 @@ class TokenScope:
         """The scope as a token row keeps it (`as_dict`): project names without their ids,
         which only the token's caveats hold."""
         return cls(
-            projects=tuple((str(name), "") for name in data.get("projects", [])),
-            new_project=str(data.get("new_project", "")),
-            existing_only=bool(data.get("existing_only", False)),
-            version_pattern=str(data.get("version_pattern", "")),
-            source_cidrs=tuple(str(cidr) for cidr in data.get("source_cidrs", [])),
-            single_use=bool(data.get("single_use", False)),
-            read_only=bool(data.get("read_only", False)),
+            projects=tuple((str(name), "") for name in data.get("projects") or ()),
+            new_project=str(data.get("new_project") or ""),
+            existing_only=bool(data.get("existing_only")),
+            version_pattern=str(data.get("version_pattern") or ""),
+            source_cidrs=tuple(str(cidr) for cidr in data.get("source_cidrs") or ()),
+            single_use=bool(data.get("single_use")),
+            read_only=bool(data.get("read_only")),
         )
 
     def label(self) -> str:
