@@ -59,7 +59,7 @@ class PackyardAdminSite(admin.AdminSite):
             messages.error(request, "The admin is for staff accounts with two-factor login.")
             return redirect("twofactor:overview")
         query = urlencode({"next": request.GET.get("next") or reverse("admin:index")})
-        return redirect(f"{reverse('accounts:login')}?{query}")
+        return redirect(f"{reverse('signin:login')}?{query}")
 
 
 site = PackyardAdminSite(name="admin")

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "packyard.accounts",
     "packyard.twofactor",
+    "packyard.signin",
     "packyard.tokens",
     "packyard.packages",
 ]
@@ -118,7 +119,10 @@ MIDDLEWARE = [
 ROOT_URLCONF = "packyard.urls"
 WSGI_APPLICATION = "packyard.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
-LOGIN_URL = "accounts:login"
+LOGIN_URL = "signin:login"
+# Where accounts.reauth sends a person to confirm it is them (as LOGIN_URL is for logging in):
+# the login flow above accounts owns that page.
+REAUTH_URL = "signin:reauthenticate"
 LOGIN_REDIRECT_URL = "accounts:manage"
 LOGOUT_REDIRECT_URL = "home"
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("_/secrets/disclose-token", token_api.disclose_token, name="disclose-token"),
     path("_/tokens/current", token_api.revoke_current_token, name="token-current"),
     path("", include("packyard.accounts.urls")),
+    path("", include("packyard.signin.urls")),
     path("", include("packyard.twofactor.urls")),
     path("", include("packyard.tokens.urls")),
     path("", include("packyard.packages.urls")),

@@ -40,7 +40,7 @@ def _confirm(browser: Client, user, reauth_location: str):
     next_url = re.search(r'name="next" value="([^"]*)"', page.content.decode()).group(1)
     token = browser.cookies["csrftoken"].value
     return browser.post(
-        reverse("accounts:reauthenticate"),
+        reverse("signin:reauthenticate"),
         {
             "password": PASSWORD,
             "code": totp_code(user),

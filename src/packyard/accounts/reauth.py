@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, resolve_url
-from django.urls import Resolver404, resolve, reverse
+from django.urls import Resolver404, resolve
 
 REAUTH_AT_KEY = "packyard_reauth_at"
 INTENT_KEY = "packyard_reauth_intent"
@@ -65,7 +65,7 @@ def _reauth_url(*, next_url: str, window: int, intent: str = "") -> str:
     query = {"next": next_url, "window": window}
     if intent:
         query["intent"] = intent
-    return f"{reverse('accounts:reauthenticate')}?{urlencode(query)}"
+    return f"{resolve_url(settings.REAUTH_URL)}?{urlencode(query)}"
 
 
 def _keep_intent(request: HttpRequest) -> str:
@@ -122,13 +122,11 @@ def reauth_required(max_age: int | None = None) -> Callable[[View], View]:
     return decorate
 
 
-def reauth_continue_url(request: HttpRequest, intent_id: str) -> str | None:
-    """Where to go after a confirmation that was asked for by a kept intent, if it is still
-    there; None otherwise (then the confirmation's `next` page)."""
+def intent_waiting(request: HttpRequest, intent_id: str) -> bool:
+    """Whether a kept intent with this id waits for the confirmation being given (then the
+    confirmation continues it; otherwise it goes to its `next` page)."""
     intent = request.session.get(INTENT_KEY)
-    if not isinstance(intent, dict) or not intent_id or intent.get("id") != intent_id:
-        return None
-    return reverse("accounts:reauthenticate-continue", args=[intent_id])
+    return isinstance(intent, dict) and bool(intent_id) and intent.get("id") == intent_id
 
 
 def reauth_continue(request: HttpRequest, intent_id: str) -> HttpResponse:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import login, logout
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.contrib.sessions.models import Session
 from django.db.models import Q
@@ -17,13 +17,25 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from packyard.accounts.devices import device_remember
 from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User, UserSession
+from packyard.accounts.reauth import reauth_mark
 from packyard.http import client_info, parse_uuid
 
 SESSION_ID_KEY = "packyard_sid"
 FACTOR_ATTRIBUTE = "_packyard_login_factor"
 TOUCH_EVERY = timedelta(seconds=60)
+
+
+def session_start(request: HttpRequest, user: User, *, factor: str) -> None:
+    """Log in (a new session key), record how, remember the browser, and count it as a fresh
+    re-authentication. The login flow (`packyard.signin`) decides when; so does an invitation."""
+    setattr(request, FACTOR_ATTRIBUTE, factor)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    event_record(user=user, tag=EventTag.LOGIN_SUCCESS, request=request, method=factor)
+    device_remember(request, user)
+    reauth_mark(request)
 
 
 @receiver(user_logged_in)

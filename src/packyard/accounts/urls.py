@@ -2,12 +2,10 @@ from django.urls import path
 from django.views.generic import TemplateView
 
 from packyard.accounts import views
-from packyard.twofactor.views.reauth import reauthenticate
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("account/login/", views.login_view, name="login"),
     path("account/logout/", views.logout_view, name="logout"),
     path("account/register/", views.register_view, name="register"),
     path(
@@ -36,12 +34,6 @@ urlpatterns = [
     ),
     path("manage/account/", views.manage_view, name="manage"),
     path("manage/account/password/", views.PasswordChangeView.as_view(), name="password-change"),
-    path("account/reauthenticate/", reauthenticate, name="reauthenticate"),
-    path(
-        "account/reauthenticate/continue/<str:intent_id>/",
-        views.reauth_continue_view,
-        name="reauthenticate-continue",
-    ),
     path("manage/account/sessions/", views.sessions_view, name="sessions"),
     path("manage/account/sessions/revoke/", views.session_revoke_view, name="session-revoke"),
     path("manage/account/history/", views.history_view, name="history"),

@@ -13,8 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
 from packyard.accounts import history, services
@@ -23,65 +22,25 @@ from packyard.accounts.forms import (
     BoundedPasswordChangeForm,
     BoundedSetPasswordForm,
     InviteUserForm,
-    LoginForm,
     RegisterForm,
 )
 from packyard.accounts.models import Event, User
 from packyard.accounts.places import place_of
 from packyard.accounts.ratelimit import RateLimited
-from packyard.accounts.reauth import reauth_continue, reauth_required
+from packyard.accounts.reauth import reauth_required
 from packyard.accounts.sessions import (
     client_in_words,
     current_session_id,
     factor_in_words,
+    session_start,
     sessions_end,
     sessions_live,
     sessions_revoke,
 )
-from packyard.http import client_ip, safe_next
-from packyard.twofactor.login import login_complete, pending_clear, pending_start
-from packyard.twofactor.services import user_has_two_factor
+from packyard.http import client_ip
 
 HISTORY_DAYS = 90
 HISTORY_PAGE = 50
-
-
-def _too_many_attempts(request: HttpRequest, form: Form, exc: RateLimited) -> HttpResponse:
-    form.add_error(None, exc.refusal("Too many failed attempts").message)
-    response = render(request, "accounts/login.html", {"form": form}, status=429)
-    response["Retry-After"] = str(exc.retry_after)
-    return response
-
-
-def _safe_next(request: HttpRequest) -> str:
-    return safe_next(request, request.POST.get("next") or request.GET.get("next") or "")
-
-
-@sensitive_post_parameters("password")
-@sensitive_variables("password")
-def login_view(request: HttpRequest) -> HttpResponse:
-    pending_clear(request)  # starting over ends any half-finished two-factor login
-    form = LoginForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        password = form.cleaned_data["password"]
-        try:
-            user = services.password_check(
-                request=request, username=form.cleaned_data["username"], password=password
-            )
-        except RateLimited as exc:
-            return _too_many_attempts(request, form, exc)
-        if user is not None:
-            return _password_accepted(request, user)
-        form.add_error(None, "The username or password is wrong.")
-    return render(request, "accounts/login.html", {"form": form, "next": _safe_next(request)})
-
-
-def _password_accepted(request: HttpRequest, user: User) -> HttpResponse:
-    if user_has_two_factor(user):
-        pending_start(request, user, _safe_next(request))
-        return redirect("twofactor:login")
-    login_complete(request, user, factor="password")
-    return redirect(_safe_next(request))
 
 
 @require_POST
@@ -152,7 +111,7 @@ def register_invited_view(request: HttpRequest, token: str) -> HttpResponse:
             form.add_error(None, str(exc))
         else:
             event_record(user=user, tag=EventTag.CREATE, request=request, invited=True)
-            login_complete(request, user, factor="password")
+            session_start(request, user, factor="password")
             return redirect("accounts:manage")
     return render(request, "accounts/register_invited.html", {"form": form, "email": email})
 
@@ -190,7 +149,7 @@ def verify_email_view(request: HttpRequest, token: str) -> HttpResponse:
     except services.AccountError as exc:
         return render(request, "accounts/verify_failed.html", {"error": str(exc)}, status=400)
     messages.success(request, "Your email address is verified.")
-    return redirect("accounts:manage" if request.user.is_authenticated else "accounts:login")
+    return redirect("accounts:manage" if request.user.is_authenticated else "signin:login")
 
 
 @login_required
@@ -206,14 +165,6 @@ def resend_verification_view(request: HttpRequest) -> HttpResponse:
     else:
         messages.error(request, "We sent several links in the last hour; use one of those.")
     return redirect("accounts:manage")
-
-
-@never_cache
-@login_required
-@require_safe
-def reauth_continue_view(request: HttpRequest, intent_id: str) -> HttpResponse:
-    """After a confirmation: the action it interrupted (see accounts.reauth)."""
-    return reauth_continue(request, intent_id)
 
 
 @login_required

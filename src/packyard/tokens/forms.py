@@ -2,12 +2,10 @@ from datetime import datetime, time, timedelta
 
 from django import forms
 from django.conf import settings
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from packyard.accounts.models import User
-from packyard.packages.models import Project
-from packyard.packages.services import ProjectActionError, new_project_name_check
+from packyard.tokens.projects import ProjectChoice, ProjectNameRefused, directory
 from packyard.tokens.scope import TokenScope
 
 EXPIRY_DAYS = (7, 30, 90, 365)
@@ -24,8 +22,7 @@ class TokenCreateForm(forms.Form):
     description = forms.CharField(
         label="Token name", max_length=100, help_text="What the token is for, e.g. 'CI for foo'."
     )
-    projects = forms.ModelMultipleChoiceField(
-        queryset=Project.objects.none(),
+    projects = forms.MultipleChoiceField(
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Leave all unticked for a token that can upload to every project you can.",
@@ -62,14 +59,15 @@ class TokenCreateForm(forms.Form):
     )
 
     def __init__(
-        self, *args: object, user: User, projects: QuerySet[Project], **kwargs: object
+        self, *args: object, user: User, projects: list[ProjectChoice], **kwargs: object
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.user = user
-        self.fields["projects"].queryset = projects  # type: ignore[attr-defined]
+        self.project_names = {project.id: project.name for project in projects}
+        self.fields["projects"].choices = [(p.id, p.name) for p in projects]  # type: ignore[attr-defined]
         # Nothing to tick: no empty box. The field stays, so a posted project is still checked.
         self.fields["projects"].widget = forms.MultipleHiddenInput()
-        if projects.exists():
+        if projects:
             self.fields["projects"].widget = forms.CheckboxSelectMultiple()
         self.fields["expiry"].choices = _expiry_choices()  # type: ignore[attr-defined]
         default_days = (settings.PACKYARD_TOKEN_DEFAULT_AGE or 0) // 86400
@@ -80,8 +78,8 @@ class TokenCreateForm(forms.Form):
         if not name:
             return ""
         try:
-            return new_project_name_check(name=name, user=self.user)
-        except ProjectActionError as exc:
+            return directory().new_project_name(name=name, user=self.user)
+        except ProjectNameRefused as exc:
             raise forms.ValidationError(str(exc)) from None
 
     def clean_source_cidrs(self) -> tuple[str, ...]:
@@ -100,7 +98,7 @@ class TokenCreateForm(forms.Form):
     def scope(self) -> TokenScope:
         data = self.cleaned_data
         return TokenScope(
-            projects=tuple((p.normalized_name, str(p.id)) for p in data["projects"]),
+            projects=tuple((self.project_names[pk], pk) for pk in data["projects"]),
             new_project=data["new_project"],
             existing_only=data["existing_only"],
             version_pattern=data["version_pattern"].strip(),

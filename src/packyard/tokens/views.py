@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -10,15 +9,11 @@ from packyard.accounts.models import User, UserSession
 from packyard.accounts.reauth import reauth_required
 from packyard.accounts.sessions import current_session_id
 from packyard.http import parse_uuid
-from packyard.packages.models import Project
 from packyard.tokens import services
 from packyard.tokens.forms import TokenCreateForm
 from packyard.tokens.models import ApiToken
+from packyard.tokens.projects import directory
 from packyard.tokens.scope import TokenScope
-
-
-def _uploadable_projects(user: User) -> QuerySet[Project]:
-    return Project.objects.filter(roles__user=user).order_by("normalized_name")
 
 
 def _like(request: HttpRequest, user: User) -> dict[str, object]:
@@ -30,7 +25,7 @@ def _like(request: HttpRequest, user: User) -> dict[str, object]:
     scope = TokenScope.from_dict(model.scope)
     return {
         "description": f"{model.description} (new)"[:100],
-        "projects": list(Project.objects.filter(normalized_name__in=model.project_names)),
+        "projects": [project.id for project in directory().named(model.project_names)],
         "existing_only": scope.existing_only,
         "version_pattern": scope.version_pattern,
         "source_cidrs": ", ".join(scope.source_cidrs),
@@ -50,7 +45,7 @@ def _logged_in_with_second_factor(request: HttpRequest) -> bool:
 def token_list(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
     user = request.user
-    projects = _uploadable_projects(user)
+    projects = directory().uploadable_by(user)
     form = TokenCreateForm(
         request.POST or None, user=user, projects=projects, initial=_like(request, user)
     )

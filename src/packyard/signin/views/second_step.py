@@ -14,9 +14,14 @@ from django.views.decorators.http import require_POST
 from packyard.accounts.devices import device_known
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
-from packyard.accounts.sessions import FACTOR_ATTRIBUTE, current_session_id, sessions_revoke
+from packyard.accounts.sessions import (
+    FACTOR_ATTRIBUTE,
+    current_session_id,
+    session_start,
+    sessions_revoke,
+)
 from packyard.http import Refused, safe_next
-from packyard.twofactor import login as pending
+from packyard.signin import pending
 from packyard.twofactor import services, webauthn
 from packyard.twofactor.forms import CodeForm, RecoveryCodeForm
 from packyard.twofactor.models import TOTPDevice, WebAuthnCredential
@@ -29,7 +34,7 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
     user = pending.pending_user(request)
     if user is None:
         messages.error(request, "Your sign-in expired or was not started. Log in again.")
-        return redirect("accounts:login")
+        return redirect("signin:login")
     code_form, recovery_form = CodeForm(), RecoveryCodeForm()
     status = 200
     if request.method == "POST":
@@ -46,7 +51,7 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
                 status = refused.status
             else:
                 if outcome is LoginOutcome.HELD:
-                    return render(request, "twofactor/login_held.html", {"email": user.email})
+                    return render(request, "signin/login_held.html", {"email": user.email})
                 return redirect(safe_next(request, next_url))
     context = {
         "code_form": code_form,
@@ -54,7 +59,7 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
         "has_totp": TOTPDevice.objects.filter(user=user).exists(),
         "has_webauthn": WebAuthnCredential.objects.filter(user=user).exists(),
     }
-    return render(request, "twofactor/login_second_step.html", context, status=status)
+    return render(request, "signin/second_step.html", context, status=status)
 
 
 class LoginOutcome(Enum):
@@ -67,7 +72,7 @@ def login_cancel(request: HttpRequest) -> HttpResponse:
     """End a half-finished login: the password step is forgotten."""
     pending.pending_clear(request)
     messages.info(request, "The login was cancelled.")
-    return redirect("accounts:login")
+    return redirect("signin:login")
 
 
 def _second_factor(
@@ -92,7 +97,7 @@ def _second_factor(
     if not device_known(request, user):
         pending.hold_start(request, user, factor=factor, next_url=next_url)
         return LoginOutcome.HELD
-    pending.login_complete(request, user, factor=factor)
+    session_start(request, user, factor=factor)
     _after_recovery_code(request, user, factor)
     return LoginOutcome.LOGGED_IN
 
@@ -115,7 +120,7 @@ def confirm_login(request: HttpRequest, token: str) -> HttpResponse:
             "This link does not finish a login in this browser: open it in the browser where "
             "you logged in, within 15 minutes, or log in again."
         )
-        return render(request, "twofactor/login_held.html", {"error": message}, status=400)
+        return render(request, "signin/login_held.html", {"error": message}, status=400)
     user, next_url = released
     _after_recovery_code(request, user, str(getattr(request, FACTOR_ATTRIBUTE, "")))
     return redirect(safe_next(request, next_url))
@@ -173,5 +178,5 @@ def _finish_webauthn_login(
     if not credential.user.is_active:
         return json_error("This account is disabled.", 403)
     factor = "passkey" if purpose == "passkey" else "password+security-key"
-    pending.login_complete(request, credential.user, factor=factor)
+    session_start(request, credential.user, factor=factor)
     return JsonResponse({"redirect": safe_next(request, next_url)})

@@ -6,13 +6,14 @@ from django.core import mail
 from django.test import Client
 
 from packyard.accounts.models import UserSession
-from packyard.twofactor import login as pending
+from packyard.accounts.services import user_invitation_send
+from packyard.signin import pending
 from packyard.twofactor.models import RecoveryCode
 from packyard.twofactor.services import (
     SECOND_FACTOR_LIMITS,
     recovery_codes_generate,
 )
-from tests.accounts.test_accounts import csrf_post
+from tests.accounts.test_accounts import csrf_post, link_in_last_mail
 from tests.conftest import PASSWORD, totp_code
 
 pytestmark = pytest.mark.django_db
@@ -240,3 +241,20 @@ def test_cancel_ends_the_half_finished_login(client, alice):
     assert response.status_code == 302
     assert response["Location"] == "/account/login/"
     assert "_auth_user_id" not in client.session
+
+
+def test_logging_in_another_way_ends_a_half_finished_login(client, alice, rf):
+    """An invitation logs its newcomer in; Alice's password step left in the same browser must
+    not survive it, or the newcomer's session could finish Alice's login with her code."""
+    password_step(client)
+    assert pending.PENDING_KEY in client.session
+    alice.is_staff = True
+    alice.save()
+    user_invitation_send(email="newcomer@example.com", invited_by=alice, request=rf.get("/"))
+    link = link_in_last_mail().split("localhost:8000")[1]
+    form = {"username": "newcomer", "password": PASSWORD, "password_confirm": PASSWORD}
+    assert csrf_post(client, link, form).status_code == 302
+    assert pending.PENDING_KEY not in client.session
+    assert second_step(client, method="totp", code=totp_code(alice))["Location"] == (
+        "/account/login/"
+    )

@@ -3,20 +3,18 @@ bound to that user, which only a second factor turns into a session."""
 
 import secrets
 import time
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import login
 from django.core import signing
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from packyard.accounts.devices import device_remember
 from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
-from packyard.accounts.reauth import reauth_mark
 from packyard.accounts.services import security_email_send
-from packyard.accounts.sessions import FACTOR_ATTRIBUTE, client_in_words
+from packyard.accounts.sessions import client_in_words, session_start
 from packyard.http import client_info, parse_uuid
 
 PENDING_KEY = "packyard_2fa_pending"
@@ -62,15 +60,12 @@ def pending_clear(request: HttpRequest) -> None:
     request.session.pop(PENDING_KEY, None)
 
 
-def login_complete(request: HttpRequest, user: User, *, factor: str) -> None:
-    """Start the session (a new key), record how, and count it as a fresh re-authentication."""
-    pending_clear(request)
-    request.session.pop(HOLD_KEY, None)
-    setattr(request, FACTOR_ATTRIBUTE, factor)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    event_record(user=user, tag=EventTag.LOGIN_SUCCESS, request=request, method=factor)
-    device_remember(request, user)
-    reauth_mark(request)
+def forget_half_finished_logins(*, request: HttpRequest | None, **_signal: Any) -> None:
+    """Connected to `user_logged_in`: whoever logs in, by whatever way, a pending second step
+    or a held login left in this session is gone."""
+    if request is not None and hasattr(request, "session"):
+        pending_clear(request)
+        request.session.pop(HOLD_KEY, None)
 
 
 # --- logins held until an emailed link is opened ---------------------------------------------
@@ -94,13 +89,13 @@ def hold_start(request: HttpRequest, user: User, *, factor: str, next_url: str) 
         "password": user.get_session_auth_hash(),
     }
     token = signing.dumps({"u": str(user.pk), "n": nonce}, salt=HOLD_SALT)
-    link = settings.BASE_URL + reverse("twofactor:confirm-login", args=[token])
+    link = settings.BASE_URL + reverse("signin:confirm-login", args=[token])
     event_record(user=user, tag=EventTag.LOGIN_HELD_NEW_DEVICE, request=request, method=factor)
     client = client_info(request)
     security_email_send(
         user=user,
         subject="Confirm a login from a new device",
-        template="twofactor/email/confirm_login.txt",
+        template="signin/email/confirm_login.txt",
         link=link,
         ip=client.ip,
         agent=client_in_words(client.user_agent),
@@ -125,5 +120,5 @@ def hold_release(request: HttpRequest, token: str) -> tuple[User, str] | None:
         str(held.get("password", "")), user.get_session_auth_hash()
     ):
         return None
-    login_complete(request, user, factor=str(held.get("factor", "password")))
+    session_start(request, user, factor=str(held.get("factor", "password")))
     return user, str(held.get("next") or "")

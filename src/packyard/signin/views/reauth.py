@@ -10,14 +10,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from packyard.accounts.forms import ReauthForm
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
-from packyard.accounts.reauth import reauth_continue_url, reauth_mark
+from packyard.accounts.reauth import intent_waiting, reauth_continue, reauth_mark
 from packyard.http import safe_next
-from packyard.twofactor import login as pending
+from packyard.signin import pending
 from packyard.twofactor import services, webauthn
 from packyard.twofactor.models import TOTPDevice, WebAuthnCredential
 from packyard.twofactor.views.common import TOO_MANY_CODES, json_error, refused_json, user_of
@@ -61,12 +61,14 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         "has_totp": has_totp,
         "key_step": key_step,
     }
-    return render(request, "twofactor/reauthenticate.html", context)
+    return render(request, "signin/reauthenticate.html", context)
 
 
 def _after_reauth(request: HttpRequest, next_url: str, intent: str) -> str:
     """The interrupted action, if one waits for this confirmation; else the page asked for."""
-    return reauth_continue_url(request, intent) or safe_next(request, next_url)
+    if intent_waiting(request, intent):
+        return reverse("signin:reauthenticate-continue", args=[intent])
+    return safe_next(request, next_url)
 
 
 def _duration_text(window: str) -> str:
@@ -122,3 +124,11 @@ def reauth_webauthn_verify(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {"redirect": _after_reauth(request, next_url, request.GET.get("intent", ""))}
     )
+
+
+@never_cache
+@login_required
+@require_safe
+def reauth_continue_view(request: HttpRequest, intent_id: str) -> HttpResponse:
+    """After a confirmation: the action it interrupted (see accounts.reauth)."""
+    return reauth_continue(request, intent_id)
