@@ -14,7 +14,7 @@ from django.utils import timezone
 from packyard.accounts.models import Event, User
 from packyard.accounts.reauth import REAUTH_AT_KEY
 from packyard.accounts.services import user_create
-from packyard.tokens.services import token_mint
+from packyard.tokens.mint import token_mint
 from packyard.twofactor import secretbox, totp
 from packyard.twofactor.models import RecoveryCode, TOTPDevice
 from packyard.twofactor.services import TOTP_PURPOSE, recovery_codes_generate

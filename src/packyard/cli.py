@@ -139,8 +139,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     from packyard.accounts.services import user_find
     from packyard.packages.models import Project
     from packyard.packages.services import ProjectActionError, new_project_name_check
+    from packyard.tokens.errors import TokenError
+    from packyard.tokens.mint import token_mint
     from packyard.tokens.scope import TokenScope
-    from packyard.tokens.services import TokenError, token_mint
 
     user = user_find(username=args.name)
     if user is None:

@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from packyard.accounts.reauth import INTENT_KEY, REAUTH_AT_KEY
 from packyard.packages.models import File, Project, Release
+from packyard.tokens.mint import token_mint
 from packyard.tokens.models import ApiToken
-from packyard.tokens.services import token_mint
 from packyard.twofactor.models import RecoveryCode, TOTPDevice
 from tests.conftest import PASSWORD, browser_for, totp_code, upload_form
 from tests.twofactor.test_manage import SENSITIVE, _manage_patterns

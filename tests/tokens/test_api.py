@@ -1,24 +1,21 @@
 import base64
 import json
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.core import mail
-from django.core.management import call_command
-from django.utils import timezone
 from pypitoken import Token
 
 from packyard.packages.models import Project, Role
 from packyard.tokens import disclosure
+from packyard.tokens.mint import token_mint
 from packyard.tokens.models import ApiToken
 from packyard.tokens.scope import TokenScope
-from packyard.tokens.services import token_mint
 from tests.conftest import basic_auth, browser_for
-from tests.tokens.test_tokens import reissue
+from tests.tokens.helpers import reissue
 
 pytestmark = pytest.mark.django_db
 
@@ -210,24 +207,6 @@ def test_self_revocation_needs_a_genuine_token(client, alice):
     assert bad.status_code == 403
 
 
-def test_expiry_reminders_go_out_once_each(alice):
-    token, _ = token_mint(
-        user=alice, description="soon", expires=timezone.now() + timedelta(days=6)
-    )
-    mail.outbox.clear()
-    call_command("send_token_reminders", verbosity=0)
-    call_command("send_token_reminders", verbosity=0)
-    assert [m.subject for m in mail.outbox] == ["[Packyard] API token 'soon' expires soon"]
-    ApiToken.objects.filter(pk=token.pk).update(expires=timezone.now() + timedelta(hours=20))
-    call_command("send_token_reminders", verbosity=0)
-    ApiToken.objects.filter(pk=token.pk).update(expires=timezone.now() - timedelta(minutes=1))
-    call_command("send_token_reminders", verbosity=0)
-    call_command("send_token_reminders", verbosity=0)
-    assert len(mail.outbox) == 3
-    assert mail.outbox[-1].subject.endswith("expired")
-    assert alice.events.filter(tag="account:api_token:expired").count() == 1
-
-
 def test_owner_sees_and_revokes_every_credential_of_the_project(alice, bob):
     project = Project.objects.create(name="demo", normalized_name="demo")
     Role.objects.create(project=project, user=alice, role_name=Role.OWNER)
@@ -268,7 +247,7 @@ def test_token_events_reach_the_affected_projects_history(alice, bob):
     Role.objects.create(project=project, user=alice, role_name=Role.OWNER)
     Role.objects.create(project=project, user=bob, role_name=Role.MAINTAINER)
     wide, _ = token_mint(user=bob, description="bob everywhere")
-    from packyard.tokens.services import token_revoke
+    from packyard.tokens.revoke import token_revoke
 
     token_revoke(token=wide, request=None, reason="leaked")
     page = browser_for(alice).get("/manage/project/demo/history/").content.decode()

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from packyard.tokens import macaroon
 from packyard.tokens.caveats import CaveatError, caveat_parse
-from packyard.tokens.services import TokenError, token_authenticate, token_mint
+from packyard.tokens.check import token_authenticate
+from packyard.tokens.errors import TokenError
+from packyard.tokens.mint import token_mint
 
 pytestmark = pytest.mark.django_db
 SETTINGS = hypothesis_settings(

@@ -5,8 +5,8 @@ from django.core import mail  # noqa: F401 - keeps the locmem outbox fixture loa
 from django.test import Client
 
 from packyard.packages.models import Project, Role
+from packyard.tokens.check import token_authenticate
 from packyard.tokens.models import ApiToken
-from packyard.tokens.services import token_authenticate
 from tests.accounts.test_accounts import csrf_post
 from tests.conftest import browser_for
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from packyard.accounts.models import UserSession
 from packyard.accounts.reauth import REAUTH_AT_KEY
-from packyard.tokens.services import token_mint
+from packyard.tokens.mint import token_mint
 from packyard.twofactor.models import RecoveryCode, TOTPDevice
 from tests.accounts.test_accounts import login
 from tests.conftest import PASSWORD, browser_for, totp_code, upload_form

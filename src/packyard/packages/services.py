@@ -14,7 +14,7 @@ from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.index import pages
 from packyard.packages.models import File, Project, Release, ReservedName, Role, name_skeleton
 from packyard.tokens.models import ApiToken
-from packyard.tokens.services import token_revoke
+from packyard.tokens.revoke import token_revoke
 
 logger = logging.getLogger(__name__)
 MAX_YANK_REASON = 512

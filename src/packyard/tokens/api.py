@@ -14,13 +14,9 @@ from packyard.http import (
     token_from_header,
 )
 from packyard.tokens import disclosure
-from packyard.tokens.services import (
-    TOKEN_FAILURES,
-    TokenError,
-    token_authenticate,
-    token_find_genuine,
-    token_revoke,
-)
+from packyard.tokens.check import TOKEN_FAILURES, token_authenticate, token_find_genuine
+from packyard.tokens.errors import TokenError
+from packyard.tokens.revoke import token_revoke
 
 MAX_REPORT_BYTES = 1024 * 1024
 REPORTS_PER_IP = Limit("disclosure-ip", 60, 60)

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from packyard.tokens.macaroon import derive_key
+
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
     def live(self) -> "ApiTokenQuerySet":
@@ -49,6 +51,10 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.description} ({self.user_id})"
+
+    def signing_key(self) -> bytes:
+        """The macaroon key: derived from the server's secret and this token's own salt."""
+        return derive_key(server_secret=settings.PACKYARD_TOKEN_SECRET, salt=bytes(self.key_salt))
 
     @property
     def scope_label(self) -> str:

@@ -9,10 +9,12 @@ from packyard.accounts.models import User, UserSession
 from packyard.accounts.reauth import reauth_required
 from packyard.accounts.sessions import current_session_id
 from packyard.http import parse_uuid
-from packyard.tokens import services
+from packyard.tokens.errors import TokenError
 from packyard.tokens.forms import TokenCreateForm
+from packyard.tokens.mint import token_mint
 from packyard.tokens.models import ApiToken
 from packyard.tokens.projects import directory
+from packyard.tokens.revoke import tokens_delete
 from packyard.tokens.scope import TokenScope
 
 
@@ -51,7 +53,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            token, raw = services.token_mint(
+            token, raw = token_mint(
                 user=user,
                 description=form.cleaned_data["description"],
                 scope=form.scope(),
@@ -59,7 +61,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 request=request,
                 with_second_factor=_logged_in_with_second_factor(request),
             )
-        except (services.TokenError, ValidationError) as exc:
+        except (TokenError, ValidationError) as exc:
             form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
         else:
             response = render(request, "tokens/created.html", {"token": token, "raw": raw})
@@ -74,7 +76,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 def token_delete(request: HttpRequest, token_id: str) -> HttpResponse:
     assert isinstance(request.user, User)
     token = get_object_or_404(ApiToken, pk=token_id, user=request.user, revoked_at__isnull=True)
-    services.tokens_delete(user=request.user, tokens=[token], request=request)
+    tokens_delete(user=request.user, tokens=[token], request=request)
     messages.success(request, f"Deleted the token {token.description!r}.")
     return redirect("tokens:list")
 
@@ -84,6 +86,6 @@ def token_delete(request: HttpRequest, token_id: str) -> HttpResponse:
 def token_delete_all(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
     tokens = list(ApiToken.objects.filter(user=request.user, revoked_at__isnull=True))
-    services.tokens_delete(user=request.user, tokens=tokens, request=request)
+    tokens_delete(user=request.user, tokens=tokens, request=request)
     messages.success(request, "Deleted all your tokens.")
     return redirect("tokens:list")

@@ -10,8 +10,8 @@ from django.test import Client
 
 from packyard.accounts.services import user_create
 from packyard.packages.models import File, Project
+from packyard.tokens.mint import token_mint
 from packyard.tokens.scope import TokenScope
-from packyard.tokens.services import token_mint
 from tests.conftest import PASSWORD, basic_auth, browser_for, upload_form
 
 pytestmark = pytest.mark.django_db

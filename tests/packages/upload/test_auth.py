@@ -4,7 +4,7 @@ import pytest
 
 from packyard.accounts.models import User
 from packyard.packages.models import Project
-from packyard.tokens.services import token_mint
+from packyard.tokens.mint import token_mint
 from tests.conftest import PASSWORD, basic_auth, upload_form
 from tests.packages.upload.helpers import (
     assert_nothing_stored,

@@ -4,7 +4,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from packyard.packages.models import File, Project, ProjectEvent, Role
-from packyard.tokens.services import token_mint
+from packyard.tokens.mint import token_mint
 from tests import dists
 from tests.conftest import upload_form
 from tests.packages.upload.helpers import (

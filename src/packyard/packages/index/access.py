@@ -15,12 +15,8 @@ from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
 from packyard.http import client_ip, plain_error, refusal_response, token_from_header, unauthorized
 from packyard.packages.models import Project
-from packyard.tokens.services import (
-    TOKEN_FAILURES,
-    TokenError,
-    TokenIdentity,
-    token_authenticate,
-)
+from packyard.tokens.check import TOKEN_FAILURES, TokenIdentity, token_authenticate
+from packyard.tokens.errors import TokenError
 from packyard.twofactor.services import two_factor_missing
 
 View = Callable[..., HttpResponseBase]

@@ -11,13 +11,8 @@ from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.services import password_check
 from packyard.http import Credentials, MalformedCredentials, client_ip, credentials_from_header
 from packyard.packages.upload.errors import UploadRefused
-from packyard.tokens.services import (
-    GENERIC_FAILURE,
-    TOKEN_FAILURES,
-    TokenError,
-    TokenIdentity,
-    token_authenticate,
-)
+from packyard.tokens.check import TOKEN_FAILURES, TokenIdentity, token_authenticate
+from packyard.tokens.errors import GENERIC_FAILURE, TokenError
 from packyard.twofactor.services import two_factor_missing, user_has_two_factor
 
 

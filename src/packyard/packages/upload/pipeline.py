@@ -21,7 +21,7 @@ from packyard.packages.services import (
 )
 from packyard.packages.upload import archive, auth, metadata, receive, store
 from packyard.packages.upload.errors import UploadRefused
-from packyard.tokens.services import TokenScopeError
+from packyard.tokens.errors import TokenScopeError
 
 DIGEST_FIELDS = ("sha256_digest", "blake2_256_digest", "md5_digest")
 

@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from packyard.http import Refused, content_length, plain_error, refusal_response
 from packyard.packages.upload import auth, pipeline
 from packyard.packages.upload.errors import UploadRefused
-from packyard.tokens.services import token_touch
+from packyard.tokens.check import token_touch
 
 logger = logging.getLogger(__name__)
 

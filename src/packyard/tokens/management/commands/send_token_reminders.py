@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from packyard.tokens.services import token_expiry_notices_send
+from packyard.tokens.expiry import token_expiry_notices_send
 
 
 class Command(BaseCommand):

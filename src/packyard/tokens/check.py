@@ -1,17 +1,14 @@
-"""Minting, checking and revoking API tokens.
-
-Checking a token costs one indexed lookup and a few HMACs: never a password hash.
-"""
+"""Checking a presented token: one indexed lookup and a few HMACs, never a password hash; the
+caveats that do not need a project here, the ones that do per upload or read
+(`TokenIdentity.check_project`)."""
 
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pymacaroons
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -20,7 +17,6 @@ from packaging.utils import canonicalize_name
 from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Limit
-from packyard.accounts.services import security_email_send
 from packyard.http import client_info, parse_uuid
 from packyard.tokens import macaroon
 from packyard.tokens.caveats import (
@@ -28,28 +24,16 @@ from packyard.tokens.caveats import (
     CaveatError,
     CaveatFailed,
     Context,
-    Expiration,
     ProjectID,
     ProjectName,
     SingleUse,
     caveat_parse,
 )
+from packyard.tokens.errors import GENERIC_FAILURE, TokenError, TokenScopeError
 from packyard.tokens.models import ApiToken
-from packyard.tokens.scope import TokenScope
-from packyard.tokens.signals import TokenChange, token_changed
 
-GENERIC_FAILURE = "Invalid or non-existent authentication information."
-KEY_SALT_BYTES = 32
 # Concurrent uploads with one token would otherwise all write the same row on every request.
 LAST_USED_GRANULARITY = timedelta(seconds=60)
-
-
-class TokenError(Exception):
-    """A token was refused; the message says why, without revealing secrets."""
-
-
-class TokenScopeError(TokenError):
-    pass
 
 
 @dataclass
@@ -109,97 +93,6 @@ class TokenIdentity:
         return True
 
 
-def _key_for(token: ApiToken) -> bytes:
-    return macaroon.derive_key(
-        server_secret=settings.PACKYARD_TOKEN_SECRET, salt=bytes(token.key_salt)
-    )
-
-
-def _check_expiry(expires: datetime | None) -> datetime | None:
-    now = timezone.now()
-    max_age = settings.PACKYARD_TOKEN_MAX_AGE
-    if expires is None and max_age:
-        expires = now + timedelta(seconds=settings.PACKYARD_TOKEN_DEFAULT_AGE or max_age)
-    if expires is not None and expires <= now:
-        raise ValidationError("The expiry date must be in the future.")
-    if expires is not None and max_age and expires > now + timedelta(seconds=max_age + 60):
-        raise ValidationError(
-            f"Tokens on this index expire within {max_age // 86400} days at the most."
-        )
-    return expires
-
-
-def _caveats(user: User, scope: TokenScope, expires: datetime | None) -> list[Caveat]:
-    caveats = scope.caveats(user)
-    if expires is not None:
-        expiry = Expiration(not_after=int(expires.timestamp()), not_before=int(time.time()))
-        caveats.insert(0, expiry)
-    return caveats
-
-
-def token_mint(
-    *,
-    user: User,
-    description: str,
-    scope: TokenScope = TokenScope(),
-    expires: datetime | None = None,
-    request: HttpRequest | None = None,
-    by_operator: bool = False,
-    with_second_factor: bool = False,
-) -> tuple[ApiToken, str]:
-    """Create a token. Returns the row and the secret, which is shown once and never kept."""
-    if not user.can_publish:
-        raise TokenError("Verify your email address before creating API tokens.")
-    description = description.strip()
-    if not description or len(description) > 100:
-        raise ValidationError("A token needs a name of 1 to 100 characters.")
-    scope.check()
-    expires = _check_expiry(expires)
-    token = ApiToken(
-        user=user,
-        description=description,
-        key_salt=secrets.token_bytes(KEY_SALT_BYTES),
-        caveats=[c.to_json() for c in _caveats(user, scope, expires)],
-        expires=expires,
-        project_names=scope.project_names(),
-        minted_by_operator=by_operator,
-        made_with_second_factor=with_second_factor,
-        scope=scope.as_dict(),
-    )
-    with transaction.atomic():
-        token.save()
-        event_record(
-            user=user,
-            tag=EventTag.API_TOKEN_ADDED,
-            request=request,
-            token_id=str(token.id),
-            description=description,
-            scope=token.scope_label,
-            by_operator=by_operator,
-        )
-        token_changed.send(
-            sender=ApiToken,
-            token=token,
-            change=TokenChange.ADDED,
-            request=request,
-            details={"by_operator": by_operator},
-        )
-    security_email_send(
-        user=user,
-        subject="A new API token was created",
-        template="tokens/email/token_created.txt",
-        token=token,
-    )
-    raw = macaroon.mint(
-        prefix=settings.PACKYARD_TOKEN_PREFIX,
-        location=settings.SITE_DOMAIN,
-        identifier=str(token.id),
-        key=_key_for(token),
-        caveats=token.caveats,
-    )
-    return token, raw
-
-
 def _lookup(raw: str) -> tuple[ApiToken, list[str]]:
     try:
         parsed = macaroon.parse(raw, prefix=settings.PACKYARD_TOKEN_PREFIX)
@@ -219,7 +112,7 @@ def _lookup(raw: str) -> tuple[ApiToken, list[str]]:
         # Spend the same HMAC work as for a real token, so timing does not tell them apart.
         _verify(parsed, secrets.token_bytes(32))
         raise TokenError(GENERIC_FAILURE)
-    presented = _verify(parsed, _key_for(token))
+    presented = _verify(parsed, token.signing_key())
     return token, presented
 
 
@@ -335,88 +228,3 @@ def token_find_genuine(*, raw: str) -> ApiToken | None:
     except TokenError:
         return None
     return token
-
-
-def token_revoke(
-    *, token: ApiToken, request: HttpRequest | None, reason: str = "user", **details: str
-) -> None:
-    if token.revoked_at is not None:
-        return
-    leaked = reason == "leaked"
-    tag = EventTag.API_TOKEN_REMOVED_LEAK if leaked else EventTag.API_TOKEN_REMOVED
-    with transaction.atomic():
-        updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now(), revoked_reason=reason
-        )
-        if updated:
-            event_record(
-                user=token.user,
-                tag=tag,
-                request=request,
-                token_id=str(token.id),
-                description=token.description,
-                reason=reason,
-                **details,
-            )
-            token_changed.send(
-                sender=ApiToken,
-                token=token,
-                change=TokenChange.LEAKED if leaked else TokenChange.REVOKED,
-                request=request,
-                details={"reason": reason},
-            )
-
-
-def tokens_delete(*, user: User, tokens: list[ApiToken], request: HttpRequest) -> None:
-    """The owner deletes tokens from the tokens page: revoked, recorded, and one email."""
-    for token in tokens:
-        token_revoke(token=token, request=request)
-    if not tokens:
-        return
-    single = len(tokens) == 1
-    security_email_send(
-        user=user,
-        subject=f"API token {tokens[0].description!r} deleted"
-        if single
-        else "All your API tokens were deleted",
-        template="tokens/email/token_deleted.txt",
-        tokens=tokens,
-    )
-
-
-EXPIRY_NOTICES = (("7d", timedelta(days=7)), ("1d", timedelta(days=1)), ("expired", timedelta(0)))
-
-
-def token_expiry_notices_send() -> int:
-    """Send each due expiry notice once; returns how many went out."""
-    now = timezone.now()
-    horizon = now + EXPIRY_NOTICES[0][1]
-    sent = 0
-    candidates = ApiToken.objects.select_related("user").filter(
-        revoked_at__isnull=True, expires__isnull=False, expires__lte=horizon
-    )
-    for token in candidates:
-        assert token.expires is not None
-        due = [name for name, before in EXPIRY_NOTICES if token.expires - before <= now]
-        notice = due[-1]  # the most urgent one; earlier ones are moot by now
-        if notice in token.expiry_notices:
-            continue
-        ApiToken.objects.filter(pk=token.pk).update(expiry_notices=[*token.expiry_notices, notice])
-        expired = notice == "expired"
-        if expired:
-            event_record(
-                user=token.user,
-                tag=EventTag.API_TOKEN_EXPIRED,
-                token_id=str(token.id),
-                description=token.description,
-            )
-        security_email_send(
-            user=token.user,
-            subject=f"API token {token.description!r} {'expired' if expired else 'expires soon'}",
-            template="tokens/email/token_expiry.txt",
-            token=token,
-            expired=expired,
-            days=max(1, (token.expires - now).days + (1 if (token.expires - now).seconds else 0)),
-        )
-        sent += 1
-    return sent
