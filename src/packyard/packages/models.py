@@ -26,6 +26,8 @@ class Project(models.Model):
     # The name with separators removed and look-alike characters folded (name_skeleton): a new
     # project whose skeleton matches an existing one is refused.
     name_skeleton = models.CharField(max_length=200, db_index=True, default="")
+    # The serial of the last change to the project's index pages (its newest JournalEntry).
+    last_serial = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["normalized_name"]
@@ -213,6 +215,23 @@ class Invitation(models.Model):
         return not self.answered and self.expires > timezone.now()
 
 
+class JournalEntry(models.Model):
+    """One change to a project's index pages, as PyPI's journal keeps them: its id is the
+    change serial mirrors follow (`X-PyPI-Last-Serial`, `_last-serial`, XML-RPC's changelog)."""
+
+    id = models.BigAutoField(primary_key=True)
+    name = models.CharField(max_length=200)  # the project's name, which outlives the project
+    version = models.CharField(max_length=100, blank=True)
+    action = models.CharField(max_length=300)  # in PyPI's words: "new release", "remove file x"
+    submitted = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "journal entries"
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.name} {self.version} {self.action}"
+
+
 class RenderedPage(models.Model):
     """A public index page, rendered once per change and served from here by every worker.
 
@@ -226,6 +245,7 @@ class RenderedPage(models.Model):
     # The body gzip-compressed, for pages large enough to be worth it (the root pages).
     body_gzip = models.BinaryField(null=True)
     stale = models.BooleanField(default=False)
+    serial = models.BigIntegerField(default=0)  # sent as X-PyPI-Last-Serial
 
     def __str__(self) -> str:
         return self.key

@@ -12,6 +12,7 @@ from packyard.accounts.models import User
 from packyard.accounts.services import security_email_send
 from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.index import pages
+from packyard.packages.index.journal import journal_record, journal_record_name
 from packyard.packages.models import File, Project, Release, ReservedName, Role, name_skeleton
 from packyard.tokens.models import ApiToken
 from packyard.tokens.revoke import token_revoke
@@ -111,6 +112,7 @@ def release_yank(*, release: Release, reason: str, actor: User, request: HttpReq
         raise ProjectActionError(f"Keep the reason under {MAX_YANK_REASON} characters.")
     with transaction.atomic():
         Release.objects.filter(pk=release.pk).update(yanked=True, yanked_reason=reason)
+        journal_record(project=release.project, action="yank release", version=release.version)
         pages.refresh(release.project_id)
         project_event_record(
             projects=[release.project],
@@ -127,6 +129,7 @@ def release_unyank(*, release: Release, actor: User, request: HttpRequest) -> No
     project_check_unfrozen(release.project)
     with transaction.atomic():
         Release.objects.filter(pk=release.pk).update(yanked=False, yanked_reason="")
+        journal_record(project=release.project, action="unyank release", version=release.version)
         pages.refresh(release.project_id)
         project_event_record(
             projects=[release.project],
@@ -158,6 +161,9 @@ def file_delete(*, file: File, actor: User, request: HttpRequest) -> None:
     paths = _paths([file])
     with transaction.atomic():
         file.delete()
+        journal_record(
+            project=project, action=f"remove file {file.filename}", version=file.release.version
+        )
         pages.refresh(project.pk)
         project_event_record(
             projects=[project],
@@ -176,6 +182,7 @@ def release_delete(*, release: Release, actor: User, request: HttpRequest) -> No
     paths = _paths(list(release.files.all()))
     with transaction.atomic():
         release.delete()
+        journal_record(project=project, action="remove release", version=release.version)
         pages.refresh(project.pk)
         project_event_record(
             projects=[project],
@@ -211,7 +218,7 @@ def project_delete(
         )
         project.delete()  # its own history goes with it; the actor's account keeps the record
         pages.remove_project(normalized_name)
-        pages.index_invalidate()
+        journal_record_name(name=name, action="remove project")
         event_record(
             user=actor,
             tag=EventTag.PROJECT_DELETED,
@@ -236,11 +243,12 @@ def project_quarantine(*, project: Project, on: bool, admin: User, request: Http
     go or come back in the same transaction; recorded in the project's history."""
     with transaction.atomic():
         Project.objects.filter(pk=project.pk).update(quarantined=on)
+        # To a mirror a quarantined project is gone, and back when it is released.
+        journal_record(project=project, action="quarantine" if on else "release from quarantine")
         if on:
             pages.remove_project(project.normalized_name)
         else:
             pages.refresh(project.pk)
-        pages.index_invalidate()
         project_event_record(
             projects=[project],
             tag=ProjectEventTag.QUARANTINE_ON if on else ProjectEventTag.QUARANTINE_OFF,

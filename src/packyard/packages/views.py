@@ -83,12 +83,20 @@ def _scoped_index(request: HttpRequest, negotiated: str, content_type: str) -> H
         candidates = candidates.filter(id__in=ids)
     projects = [
         project
-        for project in candidates.order_by("normalized_name").only("id", "name", "normalized_name")
+        for project in candidates.order_by("normalized_name").only(
+            "id", "name", "normalized_name", "last_serial"
+        )
         if who.may_read(project)
     ]
-    render_index = simple.index_json if negotiated == simple.JSON_V1 else simple.index_html
-    response = HttpResponse(render_index(projects), content_type=content_type)
+    # The newest change among what the token may read: other projects' activity is not its own.
+    serial = max((project.last_serial for project in projects), default=0)
+    if negotiated == simple.JSON_V1:
+        body = simple.index_json(projects, serial)
+    else:
+        body = simple.index_html(projects)
+    response = HttpResponse(body, content_type=content_type)
     response["Vary"] = "Accept"
+    response["X-PyPI-Last-Serial"] = str(serial)
     return response
 
 
@@ -205,7 +213,9 @@ def json_release(request: HttpRequest, name: str, version: str) -> HttpResponse:
     release = _find_release(listing, version)
     data = jsonapi.release_data(listing, release)
     data.pop("releases")
-    return JsonResponse(data, json_dumps_params={"separators": (",", ":")})
+    response = JsonResponse(data, json_dumps_params={"separators": (",", ":")})
+    response["X-PyPI-Last-Serial"] = str(listing.project.last_serial)
+    return response
 
 
 def _find_release(listing: ProjectListing, version: str) -> Release:

@@ -52,7 +52,7 @@ def release_data(listing: ProjectListing, release: Release) -> dict[str, Any]:
         releases[file.release.version].append(_file_dict(file))
     return {
         "info": info,
-        "last_serial": 0,
+        "last_serial": project.last_serial,
         "releases": releases,
         "urls": releases.get(release.version, []),
         "vulnerabilities": [],

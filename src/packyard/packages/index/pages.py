@@ -32,7 +32,7 @@ from django.db import transaction
 
 from packyard.packages.index import jsonapi, simple
 from packyard.packages.index.fastdb import fetch_one
-from packyard.packages.index.queries import project_listing
+from packyard.packages.index.queries import last_serial, project_listing
 from packyard.packages.index.routes import INDEX_KEYS, PageKind, project_keys, split_key
 from packyard.packages.models import Project, RenderedPage
 
@@ -45,13 +45,14 @@ class Page:
     compressed: bool
     has_gzip: bool  # a compressed copy is stored, for clients that accept it
     etag: str  # the uncompressed body's digest; each representation adds its own suffix
+    serial: int  # the change serial the page shows (X-PyPI-Last-Serial)
 
 
 # Only the variant the client takes leaves the database: the root of a large index is megabytes.
 # The table's name comes from the model; every value is a parameter.
 _LOOKUP_TEMPLATE = (
     "SELECT CASE WHEN %s AND body_gzip IS NOT NULL THEN body_gzip ELSE body END,"
-    ' body_gzip IS NOT NULL, etag FROM {table} WHERE "key" = %s AND NOT stale'
+    ' body_gzip IS NOT NULL, etag, serial FROM {table} WHERE "key" = %s AND NOT stale'
 )
 _LOOKUP_SQL = _LOOKUP_TEMPLATE.format(table=RenderedPage._meta.db_table)
 
@@ -61,8 +62,8 @@ def lookup(key: str, *, gzipped: bool = False) -> Page | None:
     row = fetch_one(_LOOKUP_SQL, (gzipped, key))
     if row is None:
         return None
-    body, has_gzip, etag = row
-    return Page(bytes(body), gzipped and bool(has_gzip), bool(has_gzip), etag)
+    body, has_gzip, etag, serial = row
+    return Page(bytes(body), gzipped and bool(has_gzip), bool(has_gzip), etag, int(serial))
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -78,9 +79,10 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return wildcard
 
 
-def _page_row(key: str, body: bytes) -> RenderedPage:
+def _page_row(key: str, body: bytes, serial: int) -> RenderedPage:
     return RenderedPage(
         key=key,
+        serial=serial,
         etag=hashlib.sha256(body).hexdigest()[:40],
         body=body,
         body_gzip=gzip.compress(body, 6, mtime=0) if len(body) > GZIP_ABOVE else None,
@@ -93,7 +95,7 @@ def _store(rows: list[RenderedPage]) -> None:
         rows,
         update_conflicts=True,
         unique_fields=["key"],
-        update_fields=["etag", "body", "body_gzip", "stale"],
+        update_fields=["etag", "body", "body_gzip", "stale", "serial"],
     )
     _export_after_commit([row.key for row in rows])
 
@@ -112,15 +114,16 @@ def refresh_locked(project: Project) -> None:
         return
     listing = project_listing(project)
     html_key, json_key, api_key = project_keys(project.normalized_name)
+    serial = project.last_serial
     rows = [
-        _page_row(html_key, simple.project_html(listing)),
-        _page_row(json_key, simple.project_json(listing)),
+        _page_row(html_key, simple.project_html(listing), serial),
+        _page_row(json_key, simple.project_json(listing), serial),
     ]
     latest = listing.latest
     if latest is None:
         _remove([api_key])
     else:
-        rows.append(_page_row(api_key, jsonapi.release_json(listing, latest)))
+        rows.append(_page_row(api_key, jsonapi.release_json(listing, latest), serial))
     _store(rows)
 
 
@@ -177,12 +180,13 @@ def index_page(key: str, *, gzipped: bool = False) -> Page:
             projects = list(
                 Project.objects.filter(quarantined=False)
                 .order_by("normalized_name")
-                .only("name", "normalized_name")
+                .only("name", "normalized_name", "last_serial")
             )
+            serial = last_serial()
             _store(
                 [
-                    _page_row("html /simple/", simple.index_html(projects)),
-                    _page_row("json /simple/", simple.index_json(projects)),
+                    _page_row("html /simple/", simple.index_html(projects), serial),
+                    _page_row("json /simple/", simple.index_json(projects, serial), serial),
                 ]
             )
     page = lookup(key, gzipped=gzipped)
@@ -240,6 +244,7 @@ def reply(
     headers = [
         ("ETag", etag),
         ("Cache-Control", settings.PACKYARD_INDEX_CACHE_CONTROL),
+        ("X-PyPI-Last-Serial", str(page.serial)),
     ]
     if vary:
         headers.append(("Vary", ", ".join(vary)))

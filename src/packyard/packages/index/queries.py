@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
+from django.db.models import Max
 from packaging.version import InvalidVersion, Version
 
-from packyard.packages.models import File, Project, Release
+from packyard.packages.models import File, JournalEntry, Project, Release
 
 
 def version_key(release: Release) -> tuple[int, Version | str]:
@@ -45,3 +46,8 @@ def project_listing(project: Project) -> ProjectListing:
     for file in files:
         file.release = by_id[file.release_id]
     return ProjectListing(project=project, releases=releases, files=files)
+
+
+def last_serial() -> int:
+    """The serial of the index's newest change (0 for an index that never changed)."""
+    return JournalEntry.objects.aggregate(serial=Max("id"))["serial"] or 0

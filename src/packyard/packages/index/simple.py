@@ -61,11 +61,14 @@ def _yanked(file: File) -> str | bool:
     return file.release.yanked_reason or True
 
 
-def index_json(projects: list[Project]) -> bytes:
+def index_json(projects: list[Project], serial: int) -> bytes:
+    # Each project's serial, as PyPI lists them: a mirror fetches only the projects that moved.
     return json.dumps(
         {
-            "meta": {"api-version": API_VERSION},
-            "projects": [{"name": project.name} for project in projects],
+            "meta": {"api-version": API_VERSION, "_last-serial": serial},
+            "projects": [
+                {"name": project.name, "_last-serial": project.last_serial} for project in projects
+            ],
         },
         separators=(",", ":"),
     ).encode()
@@ -79,12 +82,13 @@ def index_html(projects: list[Project]) -> bytes:
     return _html_page("Simple index", rows)
 
 
-def _html_page(title: str, body: str) -> bytes:
+def _html_page(title: str, body: str, serial: int | None = None) -> bytes:
     return (
         "<!DOCTYPE html>\n<html>\n<head>\n"
         f'<meta name="pypi:repository-version" content="{API_VERSION}">\n'
         f"<title>{escape(title)}</title>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n"
         f"{body}</body>\n</html>\n"
+        + ("" if serial is None else f"<!--SERIAL {serial}-->\n")  # where PyPI writes it
     ).encode()
 
 
@@ -110,7 +114,7 @@ def _file_json(file: File) -> dict[str, Any]:
 def project_json(listing: ProjectListing) -> bytes:
     return json.dumps(
         {
-            "meta": {"api-version": API_VERSION},
+            "meta": {"api-version": API_VERSION, "_last-serial": listing.project.last_serial},
             "name": listing.project.normalized_name,
             "versions": [release.version for release in listing.releases],
             "files": [_file_json(file) for file in listing.files],
@@ -135,4 +139,5 @@ def _file_anchor(file: File) -> str:
 
 def project_html(listing: ProjectListing) -> bytes:
     body = "".join(_file_anchor(file) for file in listing.files)
-    return _html_page(f"Links for {listing.project.normalized_name}", body)
+    title = f"Links for {listing.project.normalized_name}"
+    return _html_page(title, body, serial=listing.project.last_serial)

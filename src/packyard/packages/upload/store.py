@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name, canonicalize_version
 
 from packyard.accounts.models import User
 from packyard.packages.index import pages
+from packyard.packages.index.journal import journal_record
 from packyard.packages.models import (
     File,
     Project,
@@ -117,7 +118,7 @@ def _lock_or_create_project(upload: Upload, user: User, authorize: Authorizer) -
         # A former Owner made it again (authorize allowed it): the reservation has done its job.
         ReservedName.objects.filter(normalized_name=upload.normalized_name).delete()
         Role.objects.create(project=project, user=user, role_name=Role.OWNER)
-        pages.index_invalidate()
+        journal_record(project=project, action="create")
     return project
 
 
@@ -131,12 +132,19 @@ def _check_project_size(project: Project, adding: int) -> None:
         )
 
 
+def file_added(file: File) -> str:
+    """A file's journal action in PyPI's words: "add source file x.tar.gz", "add py3 file x.whl"."""
+    kind = "source" if file.packagetype == File.SDIST else file.python_version
+    return f"add {kind} file {file.filename}"
+
+
 def _release_for(project: Project, upload: Upload, user: User) -> Release:
     version = str(upload.metadata.version)
     canonical = canonicalize_version(upload.metadata.version, strip_trailing_zero=True)
     release = Release.objects.filter(project=project, canonical_version=canonical).first()
     if release is not None:
         return release
+    journal_record(project=project, action="new release", version=version)
     return Release.objects.create(
         project=project,
         version=version,
@@ -203,6 +211,7 @@ def _record(
             updated=timezone.now(), search_summary=release.summary
         )
         recorded(project, file)
+        journal_record(project=project, action=file_added(file), version=release.version)
         pages.refresh_locked(project)
         # The bytes land before the rows commit; if the commit fails, they are removed again.
         received.upload.seek(0)
