@@ -14,7 +14,9 @@ urlpatterns = [
     path("user/<str:username>/", views.user_page, name="user"),
     path("simple/", views.simple_index, name="simple-index"),
     path("simple/<str:name>/", views.simple_project, name="simple-project"),
-    re_path(r"^files/(?P<path>packages/[0-9a-f/]+/[^/]+)$", views.file_download, name="file"),
+    re_path(r"^(?P<path>packages/[0-9a-f/]+/[^/]+)$", views.file_download, name="file"),
+    # Where files were linked before they moved to PyPI's layout: links kept elsewhere still work.
+    re_path(r"^files/(?P<path>packages/[0-9a-f/]+/[^/]+)$", views.file_download),
     path("pypi/<str:name>/json", views.json_project, name="json-project"),
     path("pypi/<str:name>/<str:version>/json", views.json_release, name="json-release"),
     path("manage/project/<str:name>/credentials/", manage.project_credentials, name="credentials"),

@@ -75,7 +75,7 @@ def test_session_with_unverified_email_reads_nothing(client, private_index, sett
         refused = browser.get(path, HTTP_ACCEPT=PIP_ACCEPT)
         assert refused.status_code == 403, path
         assert b"Verify your email address" in refused.content
-    assert _get(browser, f"/files/{_file_path('demo-pkg')}").status_code == 403
+    assert _get(browser, f"/{_file_path('demo-pkg')}").status_code == 403
     page = browser.get("/project/demo-pkg/", HTTP_ACCEPT=BROWSER_ACCEPT)
     assert page.status_code == 302
     assert page["Location"] == "/manage/account/"
@@ -103,13 +103,13 @@ def test_project_scoped_token_reads_only_its_project(client, private_index, alic
     assert _get(client, "/pypi/demo-pkg/json", token).status_code == 200
     assert _get(client, "/pypi/demo-pkg/1.0/json", token).status_code == 200
     assert _get(client, "/project/demo-pkg/", token).status_code == 200
-    assert _get(client, f"/files/{_file_path('demo-pkg')}", token).status_code == 200
+    assert _get(client, f"/{_file_path('demo-pkg')}", token).status_code == 200
     for path in (
         "/simple/other/",
         "/pypi/other/json",
         "/pypi/other/0.1/json",
         "/project/other/",
-        f"/files/{_file_path('other')}",
+        f"/{_file_path('other')}",
     ):
         assert _get(client, path, token).status_code == 404, path
     root = _get(client, "/simple/", token, HTTP_ACCEPT=JSON_V1)
@@ -125,7 +125,7 @@ def test_project_scoped_token_reads_only_its_project(client, private_index, alic
 def test_account_wide_token_reads_every_project(client, private_index, alice_token):
     root = _get(client, "/simple/", alice_token, HTTP_ACCEPT=JSON_V1)
     assert sorted(p["name"] for p in json.loads(root.content)["projects"]) == ["Demo_Pkg", "other"]
-    assert _get(client, f"/files/{_file_path('other')}", alice_token).status_code == 200
+    assert _get(client, f"/{_file_path('other')}", alice_token).status_code == 200
 
 
 def test_version_scoped_token_reads_every_version(client, private_index, alice):

@@ -110,9 +110,10 @@ def test_private_index_is_never_answered_by_the_fast_path(client, published, set
 
 
 @pytest.mark.parametrize("metadata", [False, True])
-def test_fast_downloads_answer_exactly_as_django(client, published, metadata):
+@pytest.mark.parametrize("prefix", ["", "/files"])  # PyPI's layout, and where files were before
+def test_fast_downloads_answer_exactly_as_django(client, published, metadata, prefix):
     stored = File.objects.get(filename="demo_pkg-2.0-py3-none-any.whl")
-    path = f"/files/{stored.metadata_path if metadata else stored.path}"
+    path = f"{prefix}/{stored.metadata_path if metadata else stored.path}"
     status, headers, body = fast_get(path)
     head_status, head_headers, head_body = fast_get(path, method="HEAD")
     # Last: closing a streamed answer ends the test client's request, which on PostgreSQL
@@ -136,25 +137,25 @@ def test_fast_downloads_answer_exactly_as_django(client, published, metadata):
 def test_special_downloads_are_left_to_django(client, published, how):
     stored = File.objects.get(filename="demo_pkg-2.0-py3-none-any.whl")
     app = Fallthrough()
-    assert fast_get(f"/files/{stored.path}", app, **how)[0] == 599
+    assert fast_get(f"/{stored.path}", app, **how)[0] == 599
 
 
 def test_quarantined_or_unknown_files_are_left_to_django(client, published):
     stored = File.objects.get(filename="demo_pkg-2.0-py3-none-any.whl")
     Project.objects.filter(normalized_name="demo-pkg").update(quarantined=True)
-    assert fast_get(f"/files/{stored.path}", Fallthrough())[0] == 599
-    assert client.get(f"/files/{stored.path}").status_code == 404
-    assert fast_get(f"/files/{stored.path[:-3]}zip", Fallthrough())[0] == 599
+    assert fast_get(f"/{stored.path}", Fallthrough())[0] == 599
+    assert client.get(f"/{stored.path}").status_code == 404
+    assert fast_get(f"/{stored.path[:-3]}zip", Fallthrough())[0] == 599
 
 
 def test_downloads_handed_to_the_front_proxy(client, published, settings):
     settings.PACKYARD_FILES_ACCEL_REDIRECT = "/_stored/"
     stored = File.objects.get(filename="demo_pkg-2.0-py3-none-any.whl")
     for path in (stored.path, stored.metadata_path):
-        through_django = client.get(f"/files/{path}")
+        through_django = client.get(f"/{path}")
         assert through_django["X-Accel-Redirect"] == f"/_stored/{path}"
         assert through_django.content == b""
-        status, headers, body = fast_get(f"/files/{path}")
+        status, headers, body = fast_get(f"/{path}")
         assert (status, body) == (200, b"")
         django_headers = {
             k.lower(): v for k, v in through_django.headers.items() if k.lower() not in INCIDENTAL

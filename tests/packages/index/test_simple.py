@@ -65,7 +65,7 @@ def test_project_html_has_hash_requires_python_and_metadata(client, published):
     body = client.get("/simple/demo-pkg/").content.decode()
     stored = File.objects.get(filename="demo_pkg-1.0-py3-none-any.whl")
     anchor = re.search(r"<a [^>]*>demo_pkg-1\.0-py3-none-any\.whl</a>", body).group(0)
-    assert f'href="/files/{stored.path}#sha256={stored.sha256_digest}"' in anchor
+    assert f'href="/{stored.path}#sha256={stored.sha256_digest}"' in anchor
     assert 'data-requires-python="&gt;=3.8"' in anchor
     assert f'data-core-metadata="sha256={stored.metadata_sha256}"' in anchor
     assert f'data-dist-info-metadata="sha256={stored.metadata_sha256}"' in anchor
@@ -124,7 +124,7 @@ def test_format_query_parameter_overrides_accept(client, published):
 
 def test_file_download_headers(client, published):
     stored = File.objects.get(filename="demo_pkg-1.0-py3-none-any.whl")
-    response = client.get(f"/files/{stored.path}")
+    response = client.get(f"/{stored.path}")
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == dists.make_wheel("Demo_Pkg", "1.0")
     assert response["Content-Disposition"] == f'attachment; filename="{stored.filename}"'
@@ -136,7 +136,7 @@ def test_file_download_headers(client, published):
 
 def test_file_head_has_length_and_no_body(client, published):
     stored = File.objects.get(filename="demo_pkg-1.0-py3-none-any.whl")
-    response = client.head(f"/files/{stored.path}")
+    response = client.head(f"/{stored.path}")
     assert response.status_code == 200
     assert response["Content-Length"] == str(stored.size)
     assert response.content == b""
@@ -145,37 +145,37 @@ def test_file_head_has_length_and_no_body(client, published):
 def test_file_range_request(client, published):
     stored = File.objects.get(filename="demo_pkg-1.0-py3-none-any.whl")
     data = dists.make_wheel("Demo_Pkg", "1.0")
-    response = client.get(f"/files/{stored.path}", HTTP_RANGE="bytes=10-19")
+    response = client.get(f"/{stored.path}", HTTP_RANGE="bytes=10-19")
     assert response.status_code == 206
     assert b"".join(response.streaming_content) == data[10:20]
     assert response["Content-Range"] == f"bytes 10-19/{len(data)}"
-    suffix = client.get(f"/files/{stored.path}", HTTP_RANGE="bytes=-22")
+    suffix = client.get(f"/{stored.path}", HTTP_RANGE="bytes=-22")
     assert b"".join(suffix.streaming_content) == data[-22:]
 
 
 def test_file_range_beyond_end_is_416(client, published):
     stored = File.objects.get(filename="demo_pkg-1.0-py3-none-any.whl")
-    response = client.get(f"/files/{stored.path}", HTTP_RANGE=f"bytes={stored.size}-")
+    response = client.get(f"/{stored.path}", HTTP_RANGE=f"bytes={stored.size}-")
     assert response.status_code == 416
     assert response["Content-Range"] == f"bytes */{stored.size}"
 
 
 def test_file_if_none_match_is_304(client, published):
     stored = File.objects.get(filename="demo_pkg-1.0-py3-none-any.whl")
-    response = client.get(f"/files/{stored.path}", HTTP_IF_NONE_MATCH=f'"{stored.sha256_digest}"')
+    response = client.get(f"/{stored.path}", HTTP_IF_NONE_MATCH=f'"{stored.sha256_digest}"')
     assert response.status_code == 304
 
 
 def test_metadata_file_matches_advertised_hash(client, published):
     stored = File.objects.get(filename="demo_pkg-1.0-py3-none-any.whl")
-    response = client.get(f"/files/{stored.path}.metadata")
+    response = client.get(f"/{stored.path}.metadata")
     content = b"".join(response.streaming_content)
     assert dists.sha256(content) == stored.metadata_sha256
     assert content.startswith(b"Metadata-Version: 2.4\nName: Demo_Pkg")
 
 
 def test_unknown_file_is_404(client, db):
-    assert client.get("/files/packages/aa/bb/cc/nothing-1.0.tar.gz").status_code == 404
+    assert client.get("/packages/aa/bb/cc/nothing-1.0.tar.gz").status_code == 404
 
 
 def test_json_api_project(client, published):
@@ -262,8 +262,8 @@ class TestPrivateIndex:
 
     def test_files_need_credentials(self, client, published, alice_token):
         stored = File.objects.first()
-        assert client.get(f"/files/{stored.path}").status_code == 401
-        ok = client.get(f"/files/{stored.path}", HTTP_AUTHORIZATION=f"Bearer {alice_token}")
+        assert client.get(f"/{stored.path}").status_code == 401
+        ok = client.get(f"/{stored.path}", HTTP_AUTHORIZATION=f"Bearer {alice_token}")
         assert ok.status_code == 200
         ok.close()
 

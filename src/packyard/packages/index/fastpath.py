@@ -28,7 +28,10 @@ from packyard.packages.models import File, Project, Release
 logger = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-FILE_PATH = re.compile(r"/files/(packages/[0-9a-f/]+/[^/]+)")
+# Files live at PyPI's /packages/... (mirrors accept no other path); /files/packages/... is
+# where earlier versions linked them, and keeps answering.
+FILE_PATH = re.compile(r"/(?:files/)?(packages/[0-9a-f/]+/[^/]+)")
+FILE_PREFIXES = ("/packages/", "/files/")
 
 # A stored file, or its metadata file (PEP 658), by its path: what a download needs to answer.
 _DOWNLOAD_SQL = (
@@ -88,7 +91,7 @@ class IndexFastPath:
     ) -> Iterable[bytes]:
         if not self.enabled:
             return self.app(environ, start_response)
-        if environ.get("PATH_INFO", "").startswith("/files/"):
+        if environ.get("PATH_INFO", "").startswith(FILE_PREFIXES):
             download = self._download(environ, start_response)
             return self.app(environ, start_response) if download is None else download
         answer = self._answer(environ)

@@ -52,7 +52,8 @@ def negotiate_accept(header: str) -> str | None:
 
 
 def file_url(file: File) -> str:
-    return f"/files/{file.path}"
+    """PyPI's layout, /packages/<2>/<2>/<60>/<filename>, which mirrors insist on."""
+    return f"/{file.path}"
 
 
 def _yanked(file: File) -> str | bool:
