@@ -221,6 +221,7 @@ class JournalEntry(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     name = models.CharField(max_length=200)  # the project's name, which outlives the project
+    normalized_name = models.CharField(max_length=200, db_index=True)
     version = models.CharField(max_length=100, blank=True)
     action = models.CharField(max_length=300)  # in PyPI's words: "new release", "remove file x"
     submitted = models.DateTimeField(default=timezone.now, db_index=True)

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from packyard.packages import manage, views
+from packyard.packages.index import xmlrpc
 from packyard.packages.upload import views as upload_views
 
 app_name = "packages"
@@ -17,6 +18,7 @@ urlpatterns = [
     re_path(r"^(?P<path>packages/[0-9a-f/]+/[^/]+)$", views.file_download, name="file"),
     # Where files were linked before they moved to PyPI's layout: links kept elsewhere still work.
     re_path(r"^files/(?P<path>packages/[0-9a-f/]+/[^/]+)$", views.file_download),
+    path("pypi", xmlrpc.xmlrpc_endpoint, name="xmlrpc"),
     path("pypi/<str:name>/json", views.json_project, name="json-project"),
     path("pypi/<str:name>/<str:version>/json", views.json_release, name="json-release"),
     path("manage/project/<str:name>/credentials/", manage.project_credentials, name="credentials"),

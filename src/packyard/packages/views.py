@@ -19,6 +19,7 @@ from packyard.packages.index import jsonapi, pages, simple
 from packyard.packages.index.access import (
     read_access,
     read_refusal,
+    readable_projects,
     reader,
     require_readable,
     web_pages_access,
@@ -71,23 +72,10 @@ def simple_index(request: HttpRequest) -> HttpResponse:
 
 def _scoped_index(request: HttpRequest, negotiated: str, content_type: str) -> HttpResponse:
     """The root for a token that names its projects: those projects only, rendered for it."""
-    who = reader(request)
-    assert who.identity is not None  # limited_to_projects says there is one
-    names, ids = who.identity.named_projects()
-    candidates = Project.objects.filter(quarantined=False)
-    # Narrowed in the database first (a mirror's token on an index of 100,000 projects), then
-    # every caveat checked on what is left.
-    if names is not None:
-        candidates = candidates.filter(normalized_name__in=names)
-    if ids is not None:
-        candidates = candidates.filter(id__in=ids)
-    projects = [
-        project
-        for project in candidates.order_by("normalized_name").only(
-            "id", "name", "normalized_name", "last_serial"
-        )
-        if who.may_read(project)
-    ]
+    candidates = readable_projects(reader(request), Project.objects.filter(quarantined=False))
+    projects = list(
+        candidates.order_by("normalized_name").only("id", "name", "normalized_name", "last_serial")
+    )
     # The newest change among what the token may read: other projects' activity is not its own.
     serial = max((project.last_serial for project in projects), default=0)
     if negotiated == simple.JSON_V1:

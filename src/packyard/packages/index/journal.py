@@ -7,6 +7,8 @@ Call `journal_record` inside the changing transaction, before the pages are rend
 the pages carry the serial. The root pages list every project's serial, so each change marks
 them stale."""
 
+from packaging.utils import canonicalize_name
+
 from packyard.packages.index import pages
 from packyard.packages.models import JournalEntry, Project
 
@@ -21,6 +23,8 @@ def journal_record(*, project: Project, action: str, version: str = "") -> int:
 
 def journal_record_name(*, name: str, action: str, version: str = "") -> int:
     """Record a change by the project's name: also for a project being deleted."""
-    entry = JournalEntry.objects.create(name=name, version=version, action=action)
+    entry = JournalEntry.objects.create(
+        name=name, normalized_name=canonicalize_name(name), version=version, action=action
+    )
     pages.index_invalidate()
     return entry.id

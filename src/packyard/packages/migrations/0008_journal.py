@@ -11,9 +11,12 @@ def journal_existing_projects(apps: Any, schema_editor: Any) -> None:
     with serials, when first read (the root pages list every project's serial)."""
     Project = apps.get_model("packages", "Project")
     JournalEntry = apps.get_model("packages", "JournalEntry")
-    for project in Project.objects.order_by("created").only("pk", "name", "created"):
+    for project in Project.objects.order_by("created"):
         entry = JournalEntry.objects.create(
-            name=project.name, action="create", submitted=project.created
+            name=project.name,
+            normalized_name=project.normalized_name,
+            action="create",
+            submitted=project.created,
         )
         Project.objects.filter(pk=project.pk).update(last_serial=entry.id)
     apps.get_model("packages", "RenderedPage").objects.all().delete()
@@ -30,6 +33,7 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(primary_key=True, serialize=False)),
                 ("name", models.CharField(max_length=200)),
+                ("normalized_name", models.CharField(db_index=True, max_length=200)),
                 ("version", models.CharField(blank=True, max_length=100)),
                 ("action", models.CharField(max_length=300)),
                 (
