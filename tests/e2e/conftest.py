@@ -20,6 +20,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 ROOT = Path(__file__).resolve().parents[2]
 # pdm 2.29 breaks with hishel 2 (removed SyncSqliteStorage); pdm[locked] pins hishel 1 too.
 TOOLS = ["twine", "uv", "poetry", "hatch", "pdm", "hishel<2", "flit", "build", "pip"]
+# 6.8.0 is the newest bandersnatch that runs on Python 3.11; 8.2.0 behaves the same towards us.
+MIRROR_TOOLS = ["bandersnatch==6.8.0"]
 TOOLS_DIR = Path(os.environ.get("PACKYARD_E2E_TOOLS", ROOT / ".cache" / "e2e-tools"))
 COMMAND_TIMEOUT = 600
 PASSWORD = "an end-to-end pass phrase 1"
@@ -80,17 +82,29 @@ class Tools:
         return self.bin / name.replace("_", "-")
 
 
+def _tool_venv(directory: Path, packages: list[str]) -> Tools:
+    """A venv with these tools, kept between runs and rebuilt when the list changes."""
+    stamp = hashlib.sha256(" ".join(packages).encode() + sys.version.encode()).hexdigest()
+    marker = directory / "tools.stamp"
+    if not (marker.exists() and marker.read_text() == stamp):
+        shutil.rmtree(directory, ignore_errors=True)
+        run([sys.executable, "-m", "venv", directory])
+        run([directory / "bin" / "pip", "install", "--quiet", "--upgrade", *packages])
+        marker.write_text(stamp)
+    return Tools(bin=directory / "bin")
+
+
 @pytest.fixture(scope="session")
 def tools() -> Tools:
-    """One venv with every client, kept between runs and rebuilt when the tool list changes."""
-    stamp = hashlib.sha256(" ".join(TOOLS).encode() + sys.version.encode()).hexdigest()
-    marker = TOOLS_DIR / "tools.stamp"
-    if not (marker.exists() and marker.read_text() == stamp):
-        shutil.rmtree(TOOLS_DIR, ignore_errors=True)
-        run([sys.executable, "-m", "venv", TOOLS_DIR])
-        run([TOOLS_DIR / "bin" / "pip", "install", "--quiet", "--upgrade", *TOOLS])
-        marker.write_text(stamp)
-    return Tools(bin=TOOLS_DIR / "bin")
+    """One venv with every client."""
+    return _tool_venv(TOOLS_DIR, TOOLS)
+
+
+@pytest.fixture(scope="session")
+def mirror_tools() -> Tools:
+    """Mirroring tools, in a venv of their own: they pin their own versions of what the
+    clients also use."""
+    return _tool_venv(TOOLS_DIR.with_name(TOOLS_DIR.name + "-mirrors"), MIRROR_TOOLS)
 
 
 def free_port() -> int:
