@@ -38,10 +38,11 @@ def test_invalid_metadata_refused(upload, alice_token):
     assert_nothing_stored()
 
 
-def test_unsupported_metadata_version_refused(upload, alice_token):
-    assert_refused(
-        upload(alice_token, upload_form(metadata_version="3.0")), 400, "metadata-version '3.0'"
-    )
+@pytest.mark.parametrize("version", ["3.0", "2.0"])
+def test_unsupported_metadata_version_refused(upload, alice_token, version):
+    response = upload(alice_token, upload_form(metadata_version=version))
+    assert_refused(response, 400, f"metadata-version '{version}' is not one of 1.0, 1.1, 1.2, 2.1,")
+    assert_nothing_stored()
 
 
 def test_missing_version_refused(upload, alice_token):

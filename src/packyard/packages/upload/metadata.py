@@ -45,7 +45,8 @@ LIST_FIELDS = {
     "provides": "provides",
     "obsoletes": "obsoletes",
 }
-SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2", "2.0", "2.1", "2.2", "2.3", "2.4", "2.5")
+# As PyPI: 2.0 was never a standard (PEP 426 was withdrawn), and packaging rejects it.
+SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4", "2.5")
 
 
 def _values(fields: QueryDict, name: str) -> list[str]:
