@@ -10,6 +10,8 @@ from django.utils import timezone
 from packyard.accounts.models import User
 from packyard.accounts.services import security_email_send, user_find
 from packyard.packages.events import ProjectEventTag, project_event_record
+from packyard.packages.index import pages
+from packyard.packages.index.journal import journal_record
 from packyard.packages.models import Invitation, Project, Role
 
 
@@ -123,6 +125,7 @@ def invitation_answer(
             Role.objects.create(
                 project=invitation.project, user=user, role_name=invitation.role_name
             )
+            _ownership_changed(invitation.project, f"add {invitation.role_name} {user.username}")
         project_event_record(
             projects=[invitation.project],
             tag=ProjectEventTag.ROLE_ACCEPTED if accept else ProjectEventTag.ROLE_DECLINED,
@@ -156,6 +159,13 @@ def invitation_revoke(*, invitation: Invitation, owner: User, request: HttpReque
     )
 
 
+def _ownership_changed(project: Project, action: str) -> None:
+    """The JSON API lists a project's roles, as PyPI's does: a change is a change of its pages,
+    journaled in PyPI's words."""
+    journal_record(project=project, action=action)
+    pages.refresh(project.pk)
+
+
 def _refuse_leaving_without_owner(role: Role, new_role: str | None) -> None:
     if role.role_name != Role.OWNER or new_role == Role.OWNER:
         return
@@ -173,6 +183,7 @@ def role_change(*, role: Role, new_role: str, owner: User, request: HttpRequest)
     old = role.role_name
     with transaction.atomic():
         Role.objects.filter(pk=role.pk).update(role_name=new_role)
+        _ownership_changed(role.project, f"change {old} {role.user.username} to {new_role}")
         if old == Role.OWNER and new_role != Role.OWNER:
             _withdraw_invitations_sent_by(
                 project=role.project, former_owner=role.user, request=request
@@ -195,6 +206,7 @@ def role_remove(*, role: Role, owner: User, request: HttpRequest) -> None:
     _refuse_leaving_without_owner(role, None)
     with transaction.atomic():
         role.delete()
+        _ownership_changed(role.project, f"remove {role.role_name} {role.user.username}")
         if role.role_name == Role.OWNER:
             _withdraw_invitations_sent_by(
                 project=role.project, former_owner=role.user, request=request

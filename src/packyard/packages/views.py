@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from packaging.utils import canonicalize_name
+from packaging.utils import canonicalize_name, canonicalize_version
 
 from packyard.accounts.models import User
 from packyard.http import plain_error
@@ -207,9 +207,13 @@ def json_release(request: HttpRequest, name: str, version: str) -> HttpResponse:
 
 
 def _find_release(listing: ProjectListing, version: str) -> Release:
-    for release in listing.releases:
-        if release.version == version:
-            return release
+    """The release of this exact version, else the one it is equal to (3.2.0 finds 3.2), as on
+    PyPI."""
+    canonical = canonicalize_version(version, strip_trailing_zero=True)
+    exact = [release for release in listing.releases if release.version == version]
+    equal = [release for release in listing.releases if release.canonical_version == canonical]
+    for release in exact or equal:
+        return release
     raise Http404("No such release")
 
 

@@ -117,12 +117,13 @@ def metadata_from_form(fields: QueryDict) -> Metadata:
     return metadata
 
 
-def info_from_metadata(metadata: Metadata) -> dict[str, Any]:
-    """The release's metadata in the field names of PyPI's JSON API."""
+def info_from_metadata(metadata: Metadata, *, dynamic: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The release's metadata in the field names of PyPI's JSON API; `dynamic` as declared."""
     return {
         "name": metadata.name,
         "version": str(metadata.version),
         "summary": metadata.summary or "",
+        "description": metadata.description or "",
         "description_content_type": metadata.description_content_type or "",
         "author": metadata.author or "",
         "author_email": metadata.author_email or "",
@@ -139,5 +140,7 @@ def info_from_metadata(metadata: Metadata) -> dict[str, Any]:
         "requires_dist": [str(r) for r in metadata.requires_dist or []] or None,
         "provides_extra": [str(e) for e in metadata.provides_extra or []] or None,
         "project_urls": dict(metadata.project_urls or {}) or None,
-        "dynamic": [str(d) for d in metadata.dynamic or []] or None,
+        # As declared: packaging reads the field names in lower case.
+        "dynamic": list(dynamic) or None,
+        "license_files": list(metadata.license_files or []) or None,
     }

@@ -171,6 +171,7 @@ def process(request: HttpRequest, uploader: auth.Uploader) -> None:
             python_version=fields.get("pyversion", "")[:64] or "source",
             received=received,
             core_metadata=checked.core_metadata,
+            declared_dynamic=tuple(value.strip() for value in fields.getlist("dynamic")),
         )
         store.record_upload(
             upload=upload,

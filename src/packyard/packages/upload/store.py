@@ -45,6 +45,8 @@ class Upload:
     python_version: str
     received: ReceivedFile
     core_metadata: bytes | None
+    # Dynamic field names as the client wrote them (packaging reads them in lower case).
+    declared_dynamic: tuple[str, ...] = ()
 
     @property
     def normalized_name(self) -> str:
@@ -153,7 +155,7 @@ def _release_for(project: Project, upload: Upload, user: User) -> Release:
         description_html=render_description(upload.metadata),
         description_content_type=upload.metadata.description_content_type or "",
         requires_python=str(upload.metadata.requires_python or ""),
-        metadata=info_from_metadata(upload.metadata),
+        metadata=info_from_metadata(upload.metadata, dynamic=upload.declared_dynamic),
         uploader=user,
     )
 
