@@ -77,12 +77,27 @@ def _uwsgi_argv(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def _development_base_url(host: str, port: int) -> str:
+    """Where this server answers, for links in development when PACKYARD_BASE_URL is unset."""
+    if host in ("127.0.0.1", "0.0.0.0", "::", "[::]", ""):  # noqa: S104 - naming, not binding
+        host = "localhost"
+    return f"http://{host}:{port}"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    if not os.environ.get("PACKYARD_BASE_URL") and os.environ.get("PACKYARD_ENV") != "production":
+        # Set before the settings load, and kept by the server this process becomes.
+        os.environ["PACKYARD_BASE_URL"] = _development_base_url(args.host, args.port)
     _setup()
     from django.conf import settings
     from django.core.management import call_command
 
+    from packyard.packages.index.pages import forget_other_addresses
+
     call_command("migrate", interactive=False, verbosity=0)
+    forgotten = forget_other_addresses()
+    if forgotten:
+        print(f"The site's address changed: {forgotten} page(s) will be rendered again.")
     (settings.DATA_DIR / "files").mkdir(parents=True, exist_ok=True)
     argv = _uwsgi_argv(args)
     print(

@@ -247,6 +247,9 @@ class RenderedPage(models.Model):
     body_gzip = models.BinaryField(null=True)
     stale = models.BooleanField(default=False)
     serial = models.BigIntegerField(default=0)  # sent as X-PyPI-Last-Serial
+    # The PACKYARD_BASE_URL its absolute links were rendered with (JSON API pages name files by
+    # full URL); empty for pages with none. Pages of another address are dropped at start.
+    base_url = models.CharField(max_length=300, blank=True, default="")
 
     def __str__(self) -> str:
         return self.key

@@ -242,3 +242,30 @@ def test_deleting_in_the_admin_is_a_full_deletion(alice, published):
     assert fast_get("/simple/demo-pkg/", Fallthrough())[0] == 599
     assert b"demo-pkg" not in Client().get("/simple/").content
     assert alice.events.filter(tag="account:project:deleted").exists()
+
+
+def test_pages_of_another_address_are_rendered_again(client, published, settings):
+    """The JSON API names files by full URL: after PACKYARD_BASE_URL changes, the stored pages
+    that name the old address go (at `packyard serve`), and the next read names the new one."""
+    assert "http://localhost:8000/packages/" in client.get("/pypi/demo-pkg/json").content.decode()
+    settings.BASE_URL = "https://pypi.example.org"
+    assert pages.forget_other_addresses() == 2  # both projects
+    assert not RenderedPage.objects.filter(key="html /simple/demo-pkg/").exists()
+    answer = client.get("/pypi/demo-pkg/json").content.decode()
+    assert "https://pypi.example.org/packages/" in answer
+    assert "localhost:8000" not in answer
+    assert pages.forget_other_addresses() == 0
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://localhost:9000"),
+        ("0.0.0.0", "http://localhost:9000"),
+        ("pypi.internal", "http://pypi.internal:9000"),
+    ],
+)
+def test_development_links_name_the_address_served(host, url):
+    from packyard.cli import _development_base_url
+
+    assert _development_base_url(host, 9000) == url

@@ -79,10 +79,11 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return wildcard
 
 
-def _page_row(key: str, body: bytes, serial: int) -> RenderedPage:
+def _page_row(key: str, body: bytes, serial: int, *, absolute: bool = False) -> RenderedPage:
     return RenderedPage(
         key=key,
         serial=serial,
+        base_url=settings.BASE_URL if absolute else "",
         etag=hashlib.sha256(body).hexdigest()[:40],
         body=body,
         body_gzip=gzip.compress(body, 6, mtime=0) if len(body) > GZIP_ABOVE else None,
@@ -95,7 +96,7 @@ def _store(rows: list[RenderedPage]) -> None:
         rows,
         update_conflicts=True,
         unique_fields=["key"],
-        update_fields=["etag", "body", "body_gzip", "stale", "serial"],
+        update_fields=["etag", "body", "body_gzip", "stale", "serial", "base_url"],
     )
     _export_after_commit([row.key for row in rows])
 
@@ -123,7 +124,8 @@ def refresh_locked(project: Project) -> None:
     if latest is None:
         _remove([api_key])
     else:
-        rows.append(_page_row(api_key, jsonapi.release_json(listing, latest), serial))
+        body = jsonapi.release_json(listing, latest)
+        rows.append(_page_row(api_key, body, serial, absolute=True))
     _store(rows)
 
 
@@ -151,6 +153,23 @@ def project_page(normalized_name: str, key: str, *, gzipped: bool = False) -> Pa
     with transaction.atomic():
         refresh(project.pk)
     return lookup(key, gzipped=gzipped)
+
+
+def forget_other_addresses() -> int:
+    """Drop the pages of projects rendered with another PACKYARD_BASE_URL than this one (the
+    address changed): they are rendered again, with this address, when first read. All of a
+    project's pages go, since a missing JSON API page beside a stored HTML page means "no
+    release". Returns how many projects."""
+    stale = (
+        RenderedPage.objects.exclude(base_url="")
+        .exclude(base_url=settings.BASE_URL)
+        .values_list("key", flat=True)
+    )
+    names = {split_key(key)[1].split("/")[2] for key in stale}  # "api /pypi/<name>/json"
+    if names:
+        with transaction.atomic():
+            _remove([key for name in names for key in project_keys(name)])
+    return len(names)
 
 
 def index_invalidate() -> None:

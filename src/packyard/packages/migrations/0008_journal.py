@@ -55,5 +55,10 @@ class Migration(migrations.Migration):
             name="serial",
             field=models.BigIntegerField(default=0),
         ),
+        migrations.AddField(
+            model_name="renderedpage",
+            name="base_url",
+            field=models.CharField(blank=True, default="", max_length=300),
+        ),
         migrations.RunPython(journal_existing_projects, migrations.RunPython.noop),
     ]
