@@ -261,7 +261,7 @@ def test_pages_of_another_address_are_rendered_again(client, published, settings
     ("host", "url"),
     [
         ("127.0.0.1", "http://localhost:9000"),
-        ("0.0.0.0", "http://localhost:9000"),
+        ("0.0.0.0", "http://localhost:9000"),  # noqa: S104 - an address named, not bound
         ("pypi.internal", "http://pypi.internal:9000"),
     ],
 )

@@ -157,6 +157,42 @@ def test_sdist_without_pkg_info_refused(upload, alice_token):
     assert_refused(response, 400, "demo-1.0/PKG-INFO is missing")
 
 
+def _sdist_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, content in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("top", ["Demo-1.0", "demo-1.0-renamed", "./demo-1.0"])
+def test_sdist_metadata_is_read_from_its_one_top_level_directory(upload, alice_token, top):
+    """As PyPI: a renamed copy of an old sdist keeps its old directory inside."""
+    content = _sdist_of(
+        {f"{top}/PKG-INFO": dists.core_metadata("demo", "1.0"), f"{top}/setup.py": b""}
+    )
+    assert upload(alice_token, upload_form(kind="sdist", content=content)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        {"demo-1.0/PKG-INFO": b"", "other/setup.py": b""},
+        {"PKG-INFO": b"", "demo-1.0/setup.py": b""},
+        {"../PKG-INFO": b""},
+    ],
+)
+def test_sdist_with_more_than_one_top_level_directory_refused(upload, alice_token, members):
+    members = {
+        name: content or dists.core_metadata("demo", "1.0") for name, content in members.items()
+    }
+    response = upload(alice_token, upload_form(kind="sdist", content=_sdist_of(members)))
+    assert_refused(response, 400, "holds one top-level directory, and this one holds more")
+    assert_nothing_stored()
+
+
 def test_local_version_refused(upload, alice_token):
     response = upload(alice_token, upload_form("demo", "1.0+abc"))
     assert_refused(response, 400, "Can't use PEP 440 local versions.")

@@ -196,19 +196,20 @@ def _check_embedded_metadata(content: bytes, name: str, version: Version, *, whe
         )
 
 
-def check_sdist(path: str, *, filename: str, size: int, name: str, version: Version) -> None:
-    base = filename.removesuffix(SDIST_SUFFIX)
-    pkg_info = tarscan.read_member(
+def check_sdist(path: str, *, size: int, name: str, version: Version) -> None:
+    """The metadata is PKG-INFO in the archive's one top-level directory, whatever that is
+    called (as PyPI reads it: a renamed copy of an old sdist keeps its old directory)."""
+    contents = tarscan.read_pkg_info(
         path,
-        wanted=f"{base}/PKG-INFO",
         size=size,
         max_member_size=MAX_METADATA_SIZE,
         expansion_limit=max(BOMB_MIN_EXPANDED, BOMB_MAX_RATIO * size),
         expansion_ratio=BOMB_MAX_RATIO,
     )
-    if pkg_info is None:
-        raise UploadRefused(f"Invalid distribution file: {base}/PKG-INFO is missing.")
-    _check_embedded_metadata(pkg_info, name, version, where=f"{base}/PKG-INFO")
+    where = f"{contents.top}/PKG-INFO"
+    if contents.pkg_info is None:
+        raise UploadRefused(f"Invalid distribution file: {where} is missing.")
+    _check_embedded_metadata(contents.pkg_info, name, version, where=where)
 
 
 def check_archive(
@@ -219,5 +220,5 @@ def check_archive(
     if filetype == "bdist_wheel":
         metadata = check_wheel(path, filename=filename, size=size, name=name, version=version)
         return CheckedArchive(core_metadata=metadata)
-    check_sdist(path, filename=filename, size=size, name=name, version=version)
+    check_sdist(path, size=size, name=name, version=version)
     return CheckedArchive(core_metadata=None)

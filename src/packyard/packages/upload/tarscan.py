@@ -4,7 +4,7 @@ CPython's tarfile trusts the archive: a GNU long-name header is read into memory
 size (a 510 KiB upload declared 512 MiB and got it), and a pax header of digits costs seconds
 of CPU (CVE-2024-6232). An sdist needs none of that, so its headers are read here with a bound
 on everything: the size of each extended header, the number of members, the bytes inflated.
-Only the member asked for is kept; every other member's data is skipped as it streams by.
+Only PKG-INFO is kept; every other member's data is skipped as it streams by.
 """
 
 import zlib
@@ -156,60 +156,97 @@ def _pax_records(data: bytes) -> dict[str, str]:
     return records
 
 
-def read_member(
+@dataclass
+class SdistContents:
+    top: str  # the one top-level directory every member is in
+    pkg_info: bytes | None  # the content of top/PKG-INFO, if there is one
+
+
+def read_pkg_info(
     path: str,
     *,
-    wanted: str,
     size: int,
     max_member_size: int,
     expansion_limit: int,
     expansion_ratio: int,
-) -> bytes | None:
-    """Walk every header of the .tar.gz at `path` (`size` bytes); return the content of the
-    regular file named `wanted`, or None if there is none. Raises UploadRefused for anything
-    malformed or out of bounds, and once more than `expansion_limit` bytes were inflated."""
+) -> SdistContents:
+    """Walk every header of the .tar.gz at `path` (`size` bytes), as PyPI reads an sdist: every
+    member must be in one top-level directory, whatever its name, and the metadata is that
+    directory's PKG-INFO. Raises UploadRefused for anything malformed or out of bounds, for a
+    second top-level directory, and once more than `expansion_limit` bytes were inflated."""
     max_members = MIN_MEMBER_ALLOWANCE + size // BYTES_PER_EXTRA_MEMBER
     stream = _Inflater(path, expansion_limit, expansion_ratio)
     try:
-        return _walk(stream, wanted, max_members, max_member_size)
+        return _walk(stream, max_members, max_member_size)
     finally:
         stream.close()
 
 
-def _walk(stream: _Inflater, wanted: str, max_members: int, max_member_size: int) -> bytes | None:
-    found: bytes | None = None
-    members = 0
-    long_name: str | None = None
-    pax: dict[str, str] = {}
-    while True:
-        block = stream.read(BLOCK)
-        if not block or block == ZERO_BLOCK:
-            return found  # the end-of-archive marker (or, as tarfile allows, the stream's end)
-        if not _checksum_ok(block):
-            raise refuse(NOT_TAR_GZ)
-        members += 1
-        if members > max_members:
-            raise refuse(f"it holds more than {max_members} members.")
-        kind = block[156:157]
-        member_size = _number(block[124:136])
-        if kind in EXTENDED_TYPES:
-            data = _extended_header(stream, member_size)
+def _top_and_rest(name: str) -> tuple[str, str]:
+    top, _, rest = name.removeprefix("./").partition("/")
+    return top, rest.strip("/")
+
+
+@dataclass
+class _Member:
+    name: str
+    kind: bytes
+    size: int
+
+
+class _Headers:
+    """The archive's members one by one, extended headers folded into the member they name."""
+
+    def __init__(self, stream: _Inflater, max_members: int) -> None:
+        self.stream = stream
+        self.max_members = max_members
+        self.count = 0
+
+    def next(self) -> _Member | None:
+        long_name: str | None = None
+        pax: dict[str, str] = {}
+        while True:
+            block = self.stream.read(BLOCK)
+            if not block or block == ZERO_BLOCK:
+                return None  # the end-of-archive marker (or, as tarfile allows, the stream's end)
+            if not _checksum_ok(block):
+                raise refuse(NOT_TAR_GZ)
+            self.count += 1
+            if self.count > self.max_members:
+                raise refuse(f"it holds more than {self.max_members} members.")
+            kind = block[156:157]
+            size = _number(block[124:136])
+            if kind not in EXTENDED_TYPES:
+                name = pax.get("path") or long_name or _name_of(block)
+                if len(name) > MAX_NAME:
+                    raise refuse("a member's name is too long.")
+                return _Member(name, kind, _pax_size(pax, size))
+            data = _extended_header(self.stream, size)
             if kind == b"L":
                 long_name = _text(data)
             elif kind == b"x":
                 pax = _pax_records(data)
-            continue  # K (long link target) and g (global pax) name nothing we read
-        name = pax.get("path") or long_name or _name_of(block)
-        member_size = _pax_size(pax, member_size)
-        long_name, pax = None, {}
-        if len(name) > MAX_NAME:
-            raise refuse("a member's name is too long.")
-        if name == wanted and kind in REGULAR_FILE_TYPES and found is None:
-            if member_size > max_member_size:
-                raise refuse(f"{wanted} is too large.")
-            found = _read_exactly(stream, _padded(member_size))[:member_size]
+            # K (long link target) and g (global pax) name nothing we read
+
+
+def _walk(stream: _Inflater, max_members: int, max_member_size: int) -> SdistContents:
+    headers = _Headers(stream, max_members)
+    found: bytes | None = None
+    top: str | None = None
+    while (member := headers.next()) is not None:
+        member_top, rest = _top_and_rest(member.name)
+        top = member_top if top is None else top
+        if member_top != top or top in ("", ".."):
+            raise refuse("an sdist holds one top-level directory, and this one holds more.")
+        if rest == "PKG-INFO" and member.kind in REGULAR_FILE_TYPES and found is None:
+            if member.size > max_member_size:
+                raise refuse("PKG-INFO is too large.")
+            found = _read_exactly(stream, _padded(member.size))[: member.size]
         else:
-            stream.skip(_padded(member_size))
+            stream.skip(_padded(member.size))
+    if top is None:
+        raise refuse("the archive is empty.")
+    return SdistContents(top=top, pkg_info=found)
 
 
 def _extended_header(stream: _Inflater, size: int) -> bytes:
