@@ -143,31 +143,45 @@ def _check_no_overlap(members: list[zipfile.ZipInfo]) -> None:
             raise UploadRefused("Invalid distribution file: its members overlap.")
 
 
-def check_wheel(path: str, *, filename: str, size: int, name: str, version: Version) -> bytes:
-    """Validate the zip and return its METADATA."""
+def check_zip(archive: zipfile.ZipFile, *, size: int) -> None:
+    """The zip checks every zip distribution passes: members counted before the directory is
+    read, deflate or stored only, no bomb, no overlapping members, every CRC right."""
+    allowance = MIN_WHEEL_MEMBER_ALLOWANCE + size // BYTES_PER_EXTRA_WHEEL_MEMBER
+    members = archive.infolist()
+    if len(members) > allowance:
+        raise UploadRefused(f"Invalid distribution file: it holds more than {allowance} members.")
+    for member in members:
+        if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UploadRefused(
+                f"Invalid distribution file: {member.filename!r} uses a compression "
+                "method other than stored or deflate."
+            )
+    _check_expansion(sum(member.file_size for member in members), size)
+    _check_no_overlap(members)
+    if archive.testzip() is not None:
+        raise UploadRefused("Invalid distribution file: a member fails its CRC check.")
+
+
+def open_zip(path: str, *, size: int) -> zipfile.ZipFile:
+    """The zip at `path`, its entries counted before its directory is read (a huge directory
+    is refused unread). Raises UploadRefused; check_zip checks the members."""
     allowance = MIN_WHEEL_MEMBER_ALLOWANCE + size // BYTES_PER_EXTRA_WHEEL_MEMBER
     if _declared_entries(path, size) > allowance:
         raise UploadRefused(f"Invalid distribution file: it holds more than {allowance} members.")
     try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if len(members) > allowance:
-                raise UploadRefused(
-                    f"Invalid distribution file: it holds more than {allowance} members."
-                )
-            for member in members:
-                if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                    raise UploadRefused(
-                        f"Invalid distribution file: {member.filename!r} uses a compression "
-                        "method other than stored or deflate."
-                    )
-            _check_expansion(sum(member.file_size for member in members), size)
-            _check_no_overlap(members)
-            if archive.testzip() is not None:
-                raise UploadRefused("Invalid distribution file: a member fails its CRC check.")
-            return _wheel_metadata(archive, filename, name, version)
+        return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError):
         raise UploadRefused("Invalid distribution file: not a valid zip archive.") from None
+
+
+def check_wheel(path: str, *, filename: str, size: int, name: str, version: Version) -> bytes:
+    """Validate the zip and return its METADATA."""
+    with open_zip(path, size=size) as archive:
+        try:
+            check_zip(archive, size=size)
+            return _wheel_metadata(archive, filename, name, version)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError):
+            raise UploadRefused("Invalid distribution file: not a valid zip archive.") from None
 
 
 def _wheel_metadata(archive: zipfile.ZipFile, filename: str, name: str, version: Version) -> bytes:
