@@ -110,3 +110,33 @@ def test_token_for_a_new_project_checks_the_name(run):
     result = run("token", "create", "erin", "--new-project=not_a name!")
     assert result.returncode != 0
     assert "is not a valid project name" in result.stderr
+
+
+def test_import_reports_each_file_and_fails_when_one_was_refused(run, tmp_path: Path):
+    import json
+
+    from tests.packages.importer.legacy import legacy_tree
+
+    _erin(run)
+    legacy_tree(tmp_path / "tree")
+    report = tmp_path / "report.json"
+    first = run("import", str(tmp_path / "tree"), "--owner", "erin", "--report", str(report))
+    assert first.returncode == 1, first.stderr  # the egg
+    assert "refused demo-1.0-py2.7.egg: eggs are not installed by pip or uv" in first.stdout
+    assert first.stdout.strip().endswith("4 imported, 0 skipped, 1 refused.")
+    written = json.loads(report.read_text())
+    assert (written["imported"], written["refused"]) == (4, 1)
+    assert {entry["status"] for entry in written["files"]} == {"imported", "refused"}
+    only_new = run("import", str(tmp_path / "tree"), "--owner", "erin", "--project", "django")
+    assert only_new.returncode == 0
+    assert only_new.stdout.strip().endswith("0 imported, 1 skipped, 0 refused.")
+
+
+def test_import_needs_an_owner_and_a_source(run, tmp_path: Path):
+    unknown = run("import", str(tmp_path), "--owner", "nobody")
+    assert unknown.returncode == 2
+    assert "No active user 'nobody'" in unknown.stderr
+    _erin(run)
+    missing = run("import", str(tmp_path / "nothing"), "--owner", "erin")
+    assert missing.returncode == 2
+    assert "is neither a directory nor an http(s) index address" in missing.stderr

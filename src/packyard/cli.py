@@ -204,6 +204,58 @@ def _canonical(name: str) -> str:
     return canonicalize_name(name)
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a directory or an index; exit 1 when any file was refused, 2 when the source or
+    the owner cannot be used."""
+    _setup()
+    import json
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from packyard.accounts.models import User
+    from packyard.packages.importer.reading import ImportRefused
+    from packyard.packages.importer.service import REFUSED, Outcome, import_from
+    from packyard.packages.importer.sources import source_for
+
+    owner = User.objects.filter(username__iexact=args.owner, is_active=True).first()
+    if owner is None:
+        print(f"No active user {args.owner!r}: create the owner first.", file=sys.stderr)
+        return 2
+    credentials = os.environ.get(args.credentials_env, "") if args.credentials_env else ""
+    try:
+        source = source_for(args.source, credentials=credentials, patterns=args.project)
+        with tqdm(desc="files", unit="file", disable=not sys.stderr.isatty()) as bar:
+
+            def advance(outcome: Outcome) -> None:
+                bar.set_postfix_str(outcome.filename, refresh=False)
+                bar.update(1)
+
+            outcomes = import_from(
+                source,
+                owner=owner,
+                keep_upload_times=args.upload_time_from == "source",
+                listed=bar.reset,
+                each=advance,
+            )
+    except ImportRefused as exc:
+        print(f"Cannot read {args.source}: {exc}", file=sys.stderr)
+        return 2
+    counts = {status: 0 for status in ("imported", "skipped", "refused")}
+    for outcome in outcomes:
+        counts[outcome.status] += 1
+        if outcome.status == REFUSED:
+            print(f"refused {outcome.filename}: {outcome.reason}")
+        for warning in outcome.warnings:
+            print(f"warning {outcome.filename}: {warning}")
+    print(", ".join(f"{count} {status}" for status, count in counts.items()) + ".")
+    if args.report:
+        report = {"source": source.label, **counts, "files": [asdict(o) for o in outcomes]}
+        with open(args.report, "w") as handle:
+            json.dump(report, handle, indent=2)
+    return 1 if counts["refused"] else 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packyard.settings")
     from django.core.management import execute_from_command_line
@@ -264,6 +316,32 @@ def build_parser() -> argparse.ArgumentParser:
     mint.add_argument("--expires", type=parse_duration, help="lifetime, e.g. 90d, 12h, 2w")
     mint.add_argument("--description", default="created with packyard token create")
     mint.set_defaults(func=cmd_token_create)
+
+    imported = commands.add_parser(
+        "import", help="move an existing index in: a directory of files, or an index's address"
+    )
+    imported.add_argument("source", help="a directory, or a simple index URL")
+    imported.add_argument("--owner", required=True, help="the Owner of the projects it creates")
+    imported.add_argument(
+        "--project",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only projects whose normalized name matches, e.g. 'acme-*'; repeatable",
+    )
+    imported.add_argument(
+        "--credentials-env",
+        metavar="VARIABLE",
+        help="an environment variable holding USER:PASSWORD for the source index",
+    )
+    imported.add_argument(
+        "--upload-time-from",
+        choices=("source", "now"),
+        default="source",
+        help="upload times as the source has them (PEP 700 times, or files' mtimes), or now",
+    )
+    imported.add_argument("--report", metavar="FILE.json", help="write what happened to each file")
+    imported.set_defaults(func=cmd_import)
 
     manage = commands.add_parser("manage", help="run a Django management command")
     manage.add_argument("args", nargs=argparse.REMAINDER)

@@ -21,6 +21,7 @@ class ProjectEventTag(StrEnum):
     FILE_REMOVE = "project:file:remove"
     QUARANTINE_OFF = "project:quarantine:off"
     QUARANTINE_ON = "project:quarantine:on"
+    RELEASE_IMPORT = "project:release:import"
     RELEASE_REMOVE = "project:release:remove"
     RELEASE_UNYANK = "project:release:unyank"
     RELEASE_YANK = "project:release:yank"

@@ -24,6 +24,9 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     ProjectEventTag.RELEASE_YANK: lambda d: (
         f"{d.get('version', '')} yanked" + (f": {d['reason']}" if d.get("reason") else "")
     ),
+    ProjectEventTag.RELEASE_IMPORT: lambda d: (
+        f"{d.get('version', '')} imported from {d.get('source', 'another index')}"
+    ),
     ProjectEventTag.RELEASE_UNYANK: lambda d: f"{d.get('version', '')} no longer yanked",
     ProjectEventTag.RELEASE_REMOVE: lambda d: f"{d.get('version', '')} and its files deleted",
     ProjectEventTag.ROLE_INVITE: lambda d: f"{d.get('invitee', '')} invited as {d.get('role', '')}",

@@ -79,21 +79,25 @@ def file_already_exists(filename: str, sha256: str) -> bool:
 
 
 def render_description(metadata: Metadata) -> str:
-    text = metadata.description or ""
-    content_type = (metadata.description_content_type or "text/x-rst").split(";")[0].strip()
+    return description_html(metadata.description or "", metadata.description_content_type or "")
+
+
+def description_html(text: str, declared_type: str, *, refuse_broken: bool = True) -> str:
+    """The description as safe HTML. reStructuredText that does not render is refused (an
+    upload can fix it) or, with refuse_broken off (an import keeps what it finds), shown as
+    plain text."""
+    content_type = (declared_type or "text/x-rst").split(";")[0].strip()
     if not text.strip():
         return ""
     if content_type == "text/markdown":
-        variant = (
-            "GFM"
-            if "variant=commonmark" not in (metadata.description_content_type or "")
-            else "CommonMark"
-        )
+        variant = "GFM" if "variant=commonmark" not in declared_type else "CommonMark"
         rendered = readme_renderer.markdown.render(text, variant=variant)
     elif content_type == "text/plain":
         rendered = readme_renderer.txt.render(text)
     else:
         rendered = readme_renderer.rst.render(text)
+        if rendered is None and not refuse_broken:
+            rendered = readme_renderer.txt.render(text)
         if rendered is None:
             raise UploadRefused(
                 "The description failed to render as reStructuredText. Set "
@@ -160,7 +164,7 @@ def _release_for(project: Project, upload: Upload, user: User) -> Release:
     )
 
 
-def _save_blob(path: str, content: object, created: list[str]) -> None:
+def save_blob(path: str, content: object, created: list[str]) -> None:
     if default_storage.exists(path):
         return  # content-addressed: the same bytes are already there
     try:
@@ -217,9 +221,9 @@ def _record(
         pages.refresh_locked(project)
         # The bytes land before the rows commit; if the commit fails, they are removed again.
         received.upload.seek(0)
-        _save_blob(path, received.upload, created)
+        save_blob(path, received.upload, created)
         if upload.core_metadata is not None:
-            _save_blob(file.metadata_path, ContentFile(upload.core_metadata), created)
+            save_blob(file.metadata_path, ContentFile(upload.core_metadata), created)
 
 
 def record_upload(*, upload: Upload, user: User, authorize: Authorizer, recorded: Recorder) -> None:
@@ -230,7 +234,7 @@ def record_upload(*, upload: Upload, user: User, authorize: Authorizer, recorded
             _record(upload, user, authorize, created_paths, recorded)
             return
         except IntegrityError:
-            _discard(created_paths)
+            discard(created_paths)
             if file_already_exists(upload.filename, upload.received.sha256):
                 return
             if attempt == 1:
@@ -238,11 +242,11 @@ def record_upload(*, upload: Upload, user: User, authorize: Authorizer, recorded
                     "A concurrent upload changed this project; try again.", 409
                 ) from None
         except BaseException:
-            _discard(created_paths)
+            discard(created_paths)
             raise
 
 
-def _discard(paths: list[str]) -> None:
+def discard(paths: list[str]) -> None:
     for path in paths:
         try:
             default_storage.delete(path)
