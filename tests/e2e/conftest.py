@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # pdm 2.29 breaks with hishel 2 (removed SyncSqliteStorage); pdm[locked] pins hishel 1 too.
 TOOLS = ["twine", "uv", "poetry", "hatch", "pdm", "hishel<2", "flit", "build", "pip"]
 # 6.8.0 is the newest bandersnatch that runs on Python 3.11; 8.2.0 behaves the same towards us.
-MIRROR_TOOLS = ["bandersnatch==6.8.0"]
+PEER_TOOLS = ["bandersnatch==6.8.0", "pypiserver==2.4.2"]
 TOOLS_DIR = Path(os.environ.get("PACKYARD_E2E_TOOLS", ROOT / ".cache" / "e2e-tools"))
 COMMAND_TIMEOUT = 600
 PASSWORD = "an end-to-end pass phrase 1"
@@ -101,10 +101,10 @@ def tools() -> Tools:
 
 
 @pytest.fixture(scope="session")
-def mirror_tools() -> Tools:
-    """Mirroring tools, in a venv of their own: they pin their own versions of what the
-    clients also use."""
-    return _tool_venv(TOOLS_DIR.with_name(TOOLS_DIR.name + "-mirrors"), MIRROR_TOOLS)
+def peer_tools() -> Tools:
+    """Other indexes and mirrors (pypiserver, bandersnatch), in a venv of their own: they pin
+    their own versions of what the clients also use."""
+    return _tool_venv(TOOLS_DIR.with_name(TOOLS_DIR.name + "-peers"), PEER_TOOLS)
 
 
 def free_port() -> int:

@@ -24,7 +24,7 @@ def publish(tools: Tools, server: Server, directory: Path, name: str, version: s
     return files
 
 
-def mirror(mirror_tools: Tools, server: Server, directory: Path, name: str, api: str) -> None:
+def mirror(peer_tools: Tools, server: Server, directory: Path, name: str, api: str) -> None:
     config = directory / "bandersnatch.conf"
     config.write_text(
         "[mirror]\n"
@@ -40,7 +40,7 @@ def mirror(mirror_tools: Tools, server: Server, directory: Path, name: str, api:
         "[plugins]\nenabled =\n    allowlist_project\n"
         f"[allowlist]\npackages =\n    {name}\n"
     )
-    run([mirror_tools.bandersnatch, "--config", config, "mirror"])
+    run([peer_tools.bandersnatch, "--config", config, "mirror"])
 
 
 def mirrored_files(directory: Path) -> dict[str, str]:
@@ -69,12 +69,12 @@ def yank(server: Server, name: str, version: str) -> None:
 
 @pytest.mark.parametrize("api", ["simple", "xmlrpc"])
 def test_bandersnatch_mirrors_and_follows_changes(
-    tools: Tools, mirror_tools: Tools, server: Server, tmp_path: Path, api: str
+    tools: Tools, peer_tools: Tools, server: Server, tmp_path: Path, api: str
 ):
     name = f"e2e-mirrored-{api}"
     first = publish(tools, server, tmp_path / "dist", name, "1.0")
     first += publish(tools, server, tmp_path / "dist", name, "2.0")
-    mirror(mirror_tools, server, tmp_path, name, api)
+    mirror(peer_tools, server, tmp_path, name, api)
     assert mirrored_files(tmp_path) == sha256s(first)  # every file, byte for byte
 
     simple = tmp_path / "mirror" / "web" / "simple"
@@ -96,7 +96,7 @@ def test_bandersnatch_mirrors_and_follows_changes(
 
     yank(server, name, "2.0")
     later = publish(tools, server, tmp_path / "dist", name, "3.0")
-    mirror(mirror_tools, server, tmp_path, name, api)
+    mirror(peer_tools, server, tmp_path, name, api)
     assert mirrored_files(tmp_path) == sha256s(first + later)
     page = (simple / name / "index.html").read_text()
     wheel_2 = dists.wheel_filename(name, "2.0")
