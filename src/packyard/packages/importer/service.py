@@ -26,8 +26,8 @@ from packyard.packages.upload.store import (
     description_html,
     discard,
     file_added,
+    file_create,
     save_blob,
-    storage_path,
 )
 
 IMPORTED, SKIPPED, REFUSED = "imported", "skipped", "refused"
@@ -114,30 +114,21 @@ def _store(
         with transaction.atomic():
             project = _lock_or_create_project(dist, owner)
             release = _release_for(project, dist, candidate, source)
-            UsedFilename.objects.create(filename=candidate.filename)
-            stored_at = storage_path(digests.blake2_256, candidate.filename)
-            file = File.objects.create(
+            file = file_create(
                 release=release,
                 filename=candidate.filename,
-                path=stored_at,
-                size=digests.size,
-                sha256_digest=digests.sha256,
-                blake2_256_digest=digests.blake2_256,
-                md5_digest=digests.md5,
+                digests=digests,
                 packagetype=dist.packagetype,
-                python_version=dist.python_version[:64],
+                python_version=dist.python_version,
                 requires_python=release.requires_python,
-                upload_time=upload_time,
                 uploader=None,
-                metadata_path=stored_at + ".metadata" if dist.core_metadata else "",
-                metadata_sha256=(
-                    hashlib.sha256(dist.core_metadata).hexdigest() if dist.core_metadata else ""
-                ),
+                core_metadata=dist.core_metadata,
+                upload_time=upload_time,
             )
             journal_record(project=project, action=file_added(file), version=release.version)
             pages.refresh_locked(project)
             with path.open("rb") as handle:
-                save_blob(stored_at, DjangoFile(handle), created)
+                save_blob(file.path, DjangoFile(handle), created)
             if dist.core_metadata:
                 save_blob(file.metadata_path, ContentFile(dist.core_metadata), created)
     except IntegrityError:

@@ -5,6 +5,8 @@ import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 import readme_renderer.markdown
 import readme_renderer.rst
@@ -138,6 +140,49 @@ def _check_project_size(project: Project, adding: int) -> None:
         )
 
 
+class Digested(Protocol):
+    size: int
+    sha256: str
+    blake2_256: str
+    md5: str
+
+
+def file_create(
+    *,
+    release: Release,
+    filename: str,
+    digests: Digested,
+    packagetype: str,
+    python_version: str,
+    requires_python: str,
+    uploader: User | None,
+    core_metadata: bytes | None,
+    upload_time: datetime | None = None,
+) -> File:
+    """A file's rows: its name taken for good, its place in the store by content, and its
+    core metadata served beside it (PEP 658). The caller stores the bytes."""
+    UsedFilename.objects.create(filename=filename)
+    path = storage_path(digests.blake2_256, filename)
+    return File.objects.create(
+        release=release,
+        filename=filename,
+        path=path,
+        size=digests.size,
+        sha256_digest=digests.sha256,
+        blake2_256_digest=digests.blake2_256,
+        md5_digest=digests.md5,
+        packagetype=packagetype,
+        python_version=python_version[:64],
+        requires_python=requires_python,
+        upload_time=upload_time or timezone.now(),
+        uploader=uploader,
+        metadata_path=path + ".metadata" if core_metadata is not None else "",
+        metadata_sha256=(
+            hashlib.sha256(core_metadata).hexdigest() if core_metadata is not None else ""
+        ),
+    )
+
+
 def file_added(file: File) -> str:
     """A file's journal action in PyPI's words: "add source file x.tar.gz", "add py3 file x.whl"."""
     kind = "source" if file.packagetype == File.SDIST else file.python_version
@@ -192,26 +237,15 @@ def _record(
         if upload.filetype == File.SDIST and release.files.filter(packagetype=File.SDIST).exists():
             raise UploadRefused("Only one sdist may be uploaded per release.")
         _check_project_size(project, received.size)
-        UsedFilename.objects.create(filename=upload.filename)
-        path = storage_path(received.blake2_256, upload.filename)
-        file = File.objects.create(
+        file = file_create(
             release=release,
             filename=upload.filename,
-            path=path,
-            size=received.size,
-            sha256_digest=received.sha256,
-            blake2_256_digest=received.blake2_256,
-            md5_digest=received.md5,
+            digests=received,
             packagetype=upload.filetype,
             python_version=upload.python_version,
             requires_python=str(upload.metadata.requires_python or ""),
             uploader=user,
-            metadata_path=path + ".metadata" if upload.core_metadata is not None else "",
-            metadata_sha256=(
-                hashlib.sha256(upload.core_metadata).hexdigest()
-                if upload.core_metadata is not None
-                else ""
-            ),
+            core_metadata=upload.core_metadata,
         )
         Project.objects.filter(pk=project.pk).update(
             updated=timezone.now(), search_summary=release.summary
@@ -221,7 +255,7 @@ def _record(
         pages.refresh_locked(project)
         # The bytes land before the rows commit; if the commit fails, they are removed again.
         received.upload.seek(0)
-        save_blob(path, received.upload, created)
+        save_blob(file.path, received.upload, created)
         if upload.core_metadata is not None:
             save_blob(file.metadata_path, ContentFile(upload.core_metadata), created)
 
