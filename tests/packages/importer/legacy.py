@@ -1,6 +1,8 @@
 """Distribution files as old indexes hold them: legacy names, old metadata versions, zip sdists,
 descriptions that never rendered."""
 
+import bz2
+import gzip
 import io
 import tarfile
 import zipfile
@@ -18,14 +20,17 @@ def old_pkg_info(
     ).encode()
 
 
-def tar_sdist(top: str, pkg_info: bytes) -> bytes:
+def tar_sdist(top: str, pkg_info: bytes, *, compression: str = "gz", padding: int = 0) -> bytes:
+    """An sdist; `padding` zero bytes in a member after PKG-INFO make a compression bomb."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for member, content in {f"{top}/PKG-INFO": pkg_info, f"{top}/setup.py": b""}.items():
+    members = {f"{top}/PKG-INFO": pkg_info, f"{top}/setup.py": b"\0" * padding}
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for member, content in members.items():
             info = tarfile.TarInfo(member)
             info.size = len(content)
             archive.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
+    compress = bz2.compress if compression == "bz2" else gzip.compress
+    return compress(buffer.getvalue())
 
 
 def zip_sdist(top: str, pkg_info: bytes) -> bytes:

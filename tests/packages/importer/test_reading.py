@@ -23,6 +23,14 @@ def test_old_metadata_is_read_as_the_file_states_it(tmp_path):
     assert dist.raw["classifiers"] == ["Programming Language :: Python"]
 
 
+def test_a_bzip2_sdist_is_read_with_the_same_bounds(tmp_path):
+    content = tar_sdist("Foo-1.0", old_pkg_info("Foo", "1.0"), compression="bz2")
+    assert read(tmp_path, "Foo-1.0.tar.bz2", content).name == "Foo"
+    bomb = tar_sdist("Foo-1.0", old_pkg_info("Foo", "1.0"), compression="bz2", padding=64 << 20)
+    with pytest.raises(ImportRefused, match="expands to more than 10 times"):
+        read(tmp_path, "Foo-1.0.tar.bz2", bomb)
+
+
 def test_a_wheel_keeps_its_metadata_and_python_tag(tmp_path):
     dist = read(tmp_path, "demo-1.0-cp311-cp311-linux_x86_64.whl", dists.make_wheel("demo", "1.0"))
     assert (dist.python_version, dist.core_metadata is not None) == ("cp311", True)
@@ -31,7 +39,7 @@ def test_a_wheel_keeps_its_metadata_and_python_tag(tmp_path):
 @pytest.mark.parametrize(
     ("filename", "content", "reason"),
     [
-        ("demo-1.0.tar.bz2", b"BZh9", "bzip2 sdists are not imported yet"),
+        ("demo-1.0.tar.bz2", b"BZh9 not bzip2", "not a valid .tar.bz2 archive"),
         ("demo-1.0-py2.7.egg", b"egg", "eggs are not installed"),
         ("demo-1.0.win32.exe", b"MZ", "Windows installers"),
         ("demo-1.0.tar.gz", b"", "the file is empty"),

@@ -21,9 +21,8 @@ REFUSED_KINDS = {
     ".msi": "Windows installers are not distributions installers read; not imported",
     ".rpm": "RPM packages are not distributions installers read; not imported",
     ".dmg": "disk images are not distributions installers read; not imported",
-    ".tar.bz2": "bzip2 sdists are not imported yet: repack it as .tar.gz",
 }
-SDIST_KINDS = (".tar.gz", ".zip")
+SDIST_KINDS = (".tar.gz", ".tar.bz2", ".zip")
 
 
 class ImportRefused(Exception):
@@ -62,7 +61,7 @@ def read_distribution(path: str, *, filename: str, size: int) -> Distribution:
             return _distribution(content, File.SDIST, "source", core_metadata=None)
     except Refused as refused:
         raise ImportRefused(refused.message.removeprefix("Invalid distribution file: ")) from None
-    raise ImportRefused("not a distribution file (.whl, .tar.gz or .zip)")
+    raise ImportRefused("not a distribution file (.whl, .tar.gz, .tar.bz2 or .zip)")
 
 
 def _wheel(path: str, filename: str, size: int) -> Distribution:
@@ -76,13 +75,14 @@ def _wheel(path: str, filename: str, size: int) -> Distribution:
 
 
 def _sdist_pkg_info(path: str, lower: str, size: int) -> bytes:
-    if lower.endswith(".tar.gz"):
+    if lower.endswith((".tar.gz", ".tar.bz2")):
         contents = tarscan.read_pkg_info(
             path,
             size=size,
             max_member_size=archive.MAX_METADATA_SIZE,
             expansion_limit=max(archive.BOMB_MIN_EXPANDED, archive.BOMB_MAX_RATIO * size),
             expansion_ratio=archive.BOMB_MAX_RATIO,
+            compression="gz" if lower.endswith(".gz") else "bz2",
         )
         top, pkg_info = contents.top, contents.pkg_info
     else:

@@ -7,8 +7,10 @@ on everything: the size of each extended header, the number of members, the byte
 Only PKG-INFO is kept; every other member's data is skipped as it streams by.
 """
 
+import bz2
 import zlib
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from packyard.packages.upload.errors import UploadRefused
 
@@ -33,17 +35,54 @@ def refuse(reason: str) -> UploadRefused:
 NOT_TAR_GZ = "not a valid .tar.gz archive."
 
 
+class _Gzip:
+    def __init__(self) -> None:
+        self._zlib = zlib.decompressobj(wbits=31)
+
+    @property
+    def eof(self) -> bool:
+        return self._zlib.eof
+
+    def step(self, file: BinaryIO) -> bytes | None:
+        """At most READ_SIZE more inflated bytes; None when the input is used up."""
+        pending = self._zlib.unconsumed_tail or file.read(READ_SIZE)
+        return self._zlib.decompress(pending, READ_SIZE) if pending else None
+
+
+class _Bzip2:
+    """Old sdists (.tar.bz2), imported: bzip2 keeps unread input itself."""
+
+    def __init__(self) -> None:
+        self._bz2 = bz2.BZ2Decompressor()
+
+    @property
+    def eof(self) -> bool:
+        return self._bz2.eof
+
+    def step(self, file: BinaryIO) -> bytes | None:
+        data = b""
+        if self._bz2.needs_input:
+            data = file.read(READ_SIZE)
+            if not data:
+                return None
+        return self._bz2.decompress(data, READ_SIZE)
+
+
+CODECS: dict[str, type[_Gzip] | type[_Bzip2]] = {"gz": _Gzip, "bz2": _Bzip2}
+
+
 @dataclass
 class _Inflater:
-    """The inflated stream of a gzip file, read on demand, counting what it inflates."""
+    """The inflated stream of a compressed file, read on demand, counting what it inflates."""
 
     path: str
     expansion_limit: int  # bytes; past this the archive is a bomb
     expansion_ratio: int  # for the message
+    compression: str = "gz"
 
     def __post_init__(self) -> None:
         self._file = open(self.path, "rb")  # noqa: SIM115 - closed by close()
-        self._zlib = zlib.decompressobj(wbits=31)  # gzip only
+        self._codec: _Gzip | _Bzip2 = CODECS[self.compression]()
         self._buffer = bytearray()
         self.inflated = 0
         self.ended = False  # no more inflated bytes will come
@@ -55,15 +94,14 @@ class _Inflater:
         """The next piece of the inflated stream (b"" at its end), at most READ_SIZE bytes:
         a bomb never lands in memory in one piece."""
         while not self.ended:
-            pending = self._zlib.unconsumed_tail or self._file.read(READ_SIZE)
-            if not pending:
+            try:
+                out = self._codec.step(self._file)
+            except (zlib.error, OSError, EOFError):
+                raise refuse(NOT_TAR_GZ) from None
+            if out is None:
                 self.ended = True
                 break
-            try:
-                out = self._zlib.decompress(pending, READ_SIZE)
-            except zlib.error:
-                raise refuse(NOT_TAR_GZ) from None
-            if self._zlib.eof:
+            if self._codec.eof:
                 self.ended = True
             self.inflated += len(out)
             if self.inflated > self.expansion_limit:
@@ -169,15 +207,20 @@ def read_pkg_info(
     max_member_size: int,
     expansion_limit: int,
     expansion_ratio: int,
+    compression: str = "gz",
 ) -> SdistContents:
     """Walk every header of the .tar.gz at `path` (`size` bytes), as PyPI reads an sdist: every
     member must be in one top-level directory, whatever its name, and the metadata is that
     directory's PKG-INFO. Raises UploadRefused for anything malformed or out of bounds, for a
     second top-level directory, and once more than `expansion_limit` bytes were inflated."""
     max_members = MIN_MEMBER_ALLOWANCE + size // BYTES_PER_EXTRA_MEMBER
-    stream = _Inflater(path, expansion_limit, expansion_ratio)
+    stream = _Inflater(path, expansion_limit, expansion_ratio, compression)
     try:
         return _walk(stream, max_members, max_member_size)
+    except UploadRefused as refused:
+        if compression != "gz" and refused.message == refuse(NOT_TAR_GZ).message:
+            raise refuse(f"not a valid .tar.{compression} archive.") from None
+        raise
     finally:
         stream.close()
 
