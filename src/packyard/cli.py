@@ -218,13 +218,21 @@ def cmd_import(args: argparse.Namespace) -> int:
     from packyard.packages.importer.service import REFUSED, Outcome, import_from
     from packyard.packages.importer.sources import source_for
 
+    if bool(args.source) == bool(args.from_json):
+        print("Name a SOURCE or a --from-json list (one of them).", file=sys.stderr)
+        return 2
     owner = User.objects.filter(username__iexact=args.owner, is_active=True).first()
     if owner is None:
         print(f"No active user {args.owner!r}: create the owner first.", file=sys.stderr)
         return 2
     credentials = os.environ.get(args.credentials_env, "") if args.credentials_env else ""
     try:
-        source = source_for(args.source, credentials=credentials, patterns=args.project)
+        source = source_for(
+            args.from_json or args.source,
+            credentials=credentials,
+            patterns=args.project,
+            listing=bool(args.from_json),
+        )
         with tqdm(desc="files", unit="file", disable=not sys.stderr.isatty()) as bar:
 
             def advance(outcome: Outcome) -> None:
@@ -239,7 +247,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 each=advance,
             )
     except ImportRefused as exc:
-        print(f"Cannot read {args.source}: {exc}", file=sys.stderr)
+        print(f"Cannot read {args.source or args.from_json}: {exc}", file=sys.stderr)
         return 2
     counts = {status: 0 for status in ("imported", "skipped", "refused")}
     for outcome in outcomes:
@@ -320,7 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     imported = commands.add_parser(
         "import", help="move an existing index in: a directory of files, or an index's address"
     )
-    imported.add_argument("source", help="a directory, or a simple index URL")
+    imported.add_argument("source", nargs="?", help="a directory, or a simple index URL")
+    imported.add_argument(
+        "--from-json",
+        metavar="FILE.json",
+        help="instead of SOURCE: a list of files (path or url) with upload times and yanks",
+    )
     imported.add_argument("--owner", required=True, help="the Owner of the projects it creates")
     imported.add_argument(
         "--project",

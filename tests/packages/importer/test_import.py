@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 
 from packyard.packages.importer.reading import ImportRefused
 from packyard.packages.importer.service import import_from
-from packyard.packages.importer.sources import DirectorySource, IndexSource
+from packyard.packages.importer.sources import DirectorySource, IndexSource, JsonListSource
 from packyard.packages.models import File, JournalEntry, ProjectEvent, Release
 from tests.conftest import basic_auth
 from tests.packages.importer.legacy import legacy_tree
@@ -170,3 +170,47 @@ def test_an_index_is_imported_with_times_yanks_and_hashes_checked(index_server, 
     assert (django.upload_time == source_time) == (kind == "json")
     assert (django.release.yanked, django.release.yanked_reason) == (True, "a broken release")
     assert 'data-yanked="a broken release"' in client.get("/simple/django/").content.decode()
+
+
+def test_a_json_list_says_what_a_directory_cannot(tmp_path, alice):
+    files = legacy_tree(tmp_path / "tree")
+    listing = tmp_path / "list.json"
+    listing.write_text(
+        json.dumps(
+            [
+                {
+                    "path": "tree/Django-3.2.tar.gz",
+                    "upload_time": "2013-05-01T12:00:00Z",
+                    "yanked": "security hole",
+                    "sha256": hashlib.sha256(files["Django-3.2.tar.gz"]).hexdigest(),
+                },
+                {"path": "tree/PyYAML-5.4.1.zip", "sha256": "1" * 64},
+                {"path": "tree/missing-1.0.tar.gz"},
+            ]
+        )
+    )
+    outcomes = {
+        o.filename: o
+        for o in import_from(JsonListSource(listing, credentials="", patterns=[]), owner=alice)
+    }
+    assert [o.status for o in outcomes.values()] == ["imported", "refused", "refused"]
+    assert "cannot read it" in outcomes["missing-1.0.tar.gz"].reason
+    django = File.objects.get(filename="Django-3.2.tar.gz")
+    assert django.upload_time == datetime(2013, 5, 1, 12, 0, tzinfo=UTC)
+    assert django.release.yanked_reason == "security hole"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("{}", "must be a JSON array"),
+        ("not json", "cannot read the list"),
+        ('[{"upload_time": "2013"}]', "entry 1 of the list names no path or url"),
+        ('[{"path": "x.tar.gz", "upload_time": "yesterday"}]', "not an ISO 8601 time"),
+    ],
+)
+def test_a_malformed_list_stops_the_import_with_its_reason(tmp_path, alice, content, reason):
+    listing = tmp_path / "list.json"
+    listing.write_text(content)
+    with pytest.raises(ImportRefused, match=reason):
+        import_from(JsonListSource(listing, credentials="", patterns=[]), owner=alice)

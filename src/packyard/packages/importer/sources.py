@@ -72,15 +72,29 @@ class DirectorySource(Source):
             yield Candidate(filename=path.name, location=str(path), upload_time=mtime)
 
     def fetch(self, candidate: Candidate, *, max_size: int) -> Path:
-        path = Path(candidate.location)
-        if path.stat().st_size > max_size:
-            raise ImportRefused(f"larger than this index's file limit ({max_size} bytes)")
-        return path
+        return _local(Path(candidate.location), max_size)
+
+
+def _local(path: Path, max_size: int) -> Path:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImportRefused(f"cannot read it: {exc}") from None
+    if size > max_size:
+        raise ImportRefused(f"larger than this index's file limit ({max_size} bytes)")
+    return path
 
 
 def _wanted(name: str, patterns: list[str]) -> bool:
     normalized = canonicalize_name(name)
     return not patterns or any(fnmatch.fnmatch(normalized, p) for p in patterns)
+
+
+def _headers(credentials: str) -> dict[str, str]:
+    headers = {"Accept": ACCEPT, "User-Agent": "packyard-import"}
+    if credentials:
+        headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+    return headers
 
 
 class IndexSource(Source):
@@ -90,15 +104,12 @@ class IndexSource(Source):
         self.root = url.rstrip("/") + "/"
         self.label = self.root
         self.patterns = patterns
-        self.headers = {"Accept": ACCEPT, "User-Agent": "packyard-import"}
-        if credentials:
-            token = base64.b64encode(credentials.encode()).decode()
-            self.headers["Authorization"] = f"Basic {token}"
+        self.headers = _headers(credentials)
 
     def _get(self, url: str, *, limit: int) -> tuple[str, bytes]:
-        request = urllib.request.Request(url, headers=self.headers)  # noqa: S310 - http(s) only
         if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
             raise ImportRefused(f"not an http(s) address: {url}")
+        request = urllib.request.Request(url, headers=self.headers)  # noqa: S310 - http(s), checked
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310
                 body = answer.read(limit + 1)
@@ -130,26 +141,90 @@ class IndexSource(Source):
                 yield from _html_files(url, body)
 
     def fetch(self, candidate: Candidate, *, max_size: int) -> Path:
-        request = urllib.request.Request(candidate.location, headers=self.headers)  # noqa: S310
-        handle, name = tempfile.mkstemp(prefix="packyard-import-")
-        try:
-            with (
-                os.fdopen(handle, "wb") as out,
-                urllib.request.urlopen(request, timeout=TIMEOUT) as answer,  # noqa: S310
-            ):
-                copied = _copy_bounded(answer, out, max_size)
-        except (urllib.error.URLError, OSError) as exc:
-            if isinstance(exc, urllib.error.HTTPError):
-                exc.close()
-            os.unlink(name)
-            raise ImportRefused(f"could not download it: {exc}") from None
-        if copied > max_size:
-            os.unlink(name)
-            raise ImportRefused(f"larger than this index's file limit ({max_size} bytes)")
-        return Path(name)
+        return _download(candidate.location, self.headers, max_size)
 
     def release(self, path: Path) -> None:
         path.unlink(missing_ok=True)
+
+
+def _download(url: str, headers: dict[str, str], max_size: int) -> Path:
+    """The file at `url` in a temporary file, refused past `max_size` bytes."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ImportRefused(f"not an http(s) address: {url}")
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s), checked
+    handle, name = tempfile.mkstemp(prefix="packyard-import-")
+    try:
+        with (
+            os.fdopen(handle, "wb") as out,
+            urllib.request.urlopen(request, timeout=TIMEOUT) as answer,  # noqa: S310
+        ):
+            copied = _copy_bounded(answer, out, max_size)
+    except (urllib.error.URLError, OSError) as exc:
+        if isinstance(exc, urllib.error.HTTPError):
+            exc.close()
+        os.unlink(name)
+        raise ImportRefused(f"could not download it: {exc}") from None
+    if copied > max_size:
+        os.unlink(name)
+        raise ImportRefused(f"larger than this index's file limit ({max_size} bytes)")
+    return Path(name)
+
+
+class JsonListSource(Source):
+    """A list of files with what a directory cannot say: `[{"path": ... or "url": ...,
+    "upload_time": ISO 8601, "yanked": true or a reason, "requires_python": ...,
+    "sha256": ...}, ...]`."""
+
+    def __init__(self, listing: Path, *, credentials: str, patterns: list[str]) -> None:
+        self.listing = listing
+        self.label = str(listing)
+        self.patterns = patterns
+        self.headers = _headers(credentials)
+        self._downloaded: set[Path] = set()
+
+    def candidates(self) -> Iterator[Candidate]:
+        try:
+            entries = json.loads(self.listing.read_text())
+        except (OSError, ValueError) as exc:
+            raise ImportRefused(f"cannot read the list {self.listing}: {exc}") from None
+        if not isinstance(entries, list):
+            raise ImportRefused("the list must be a JSON array of objects")
+        for number, entry in enumerate(entries, start=1):
+            candidate = _listed(entry, number, self.listing.parent)
+            if _wanted(candidate.filename.split("-")[0], self.patterns):
+                yield candidate
+
+    def fetch(self, candidate: Candidate, *, max_size: int) -> Path:
+        if candidate.location.startswith(("http://", "https://")):
+            path = _download(candidate.location, self.headers, max_size)
+            self._downloaded.add(path)
+            return path
+        return _local(Path(candidate.location), max_size)
+
+    def release(self, path: Path) -> None:
+        if path in self._downloaded:
+            self._downloaded.discard(path)
+            path.unlink(missing_ok=True)
+
+
+def _listed(entry: Any, number: int, base: Path) -> Candidate:
+    if not isinstance(entry, dict) or not (entry.get("path") or entry.get("url")):
+        raise ImportRefused(f"entry {number} of the list names no path or url")
+    location = str(entry.get("url") or base / str(entry["path"]))
+    yanked = entry.get("yanked", False)
+    try:
+        uploaded = _parse_time(str(entry["upload_time"])) if entry.get("upload_time") else None
+    except ValueError:
+        raise ImportRefused(f"entry {number}: upload_time is not an ISO 8601 time") from None
+    return Candidate(
+        filename=str(entry.get("filename") or location.rsplit("/", 1)[-1]),
+        location=location,
+        upload_time=uploaded,
+        yanked=yanked is not False,
+        yanked_reason=yanked if isinstance(yanked, str) else "",
+        requires_python=str(entry.get("requires_python") or ""),
+        sha256=str(entry.get("sha256") or ""),
+    )
 
 
 def _copy_bounded(source: Any, target: Any, max_size: int) -> int:
@@ -229,7 +304,13 @@ def _anchors(body: bytes) -> list[tuple[str, str, dict[str, str | None]]]:
     return parser.anchors
 
 
-def source_for(location: str, *, credentials: str, patterns: list[str]) -> Source:
+def source_for(
+    location: str, *, credentials: str, patterns: list[str], listing: bool = False
+) -> Source:
+    """The source a command line names: a JSON list (`listing`), an index's address, or a
+    directory."""
+    if listing:
+        return JsonListSource(Path(location), credentials=credentials, patterns=patterns)
     if location.startswith(("http://", "https://")):
         return IndexSource(location, credentials=credentials, patterns=patterns)
     root = Path(location)
