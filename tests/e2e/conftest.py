@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # pdm 2.29 breaks with hishel 2 (removed SyncSqliteStorage); pdm[locked] pins hishel 1 too.
 TOOLS = ["twine", "uv", "poetry", "hatch", "pdm", "hishel<2", "flit", "build", "pip"]
 # 6.8.0 is the newest bandersnatch that runs on Python 3.11; 8.2.0 behaves the same towards us.
-PEER_TOOLS = ["bandersnatch==6.8.0", "pypiserver==2.4.2"]
+PEER_TOOLS = ["bandersnatch==6.8.0", "pypiserver==2.4.2", "devpi-server==6.20.3"]
 TOOLS_DIR = Path(os.environ.get("PACKYARD_E2E_TOOLS", ROOT / ".cache" / "e2e-tools"))
 COMMAND_TIMEOUT = 600
 PASSWORD = "an end-to-end pass phrase 1"
@@ -102,7 +102,7 @@ def tools() -> Tools:
 
 @pytest.fixture(scope="session")
 def peer_tools() -> Tools:
-    """Other indexes and mirrors (pypiserver, bandersnatch), in a venv of their own: they pin
+    """Other indexes and mirrors (pypiserver, devpi, bandersnatch), in a venv of their own: they pin
     their own versions of what the clients also use."""
     return _tool_venv(TOOLS_DIR.with_name(TOOLS_DIR.name + "-peers"), PEER_TOOLS)
 
