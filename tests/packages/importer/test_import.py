@@ -214,3 +214,29 @@ def test_a_malformed_list_stops_the_import_with_its_reason(tmp_path, alice, cont
     listing.write_text(content)
     with pytest.raises(ImportRefused, match=reason):
         import_from(JsonListSource(listing, credentials="", patterns=[]), owner=alice)
+
+
+def test_a_file_the_store_refuses_leaves_nothing_and_the_next_run_goes_on(
+    tmp_path, alice, monkeypatch
+):
+    legacy_tree(tmp_path / "tree")
+    source = DirectorySource(tmp_path / "tree", patterns=["django", "pyyaml"])
+    saving = default_storage.save
+
+    def full_disk(name, content):
+        if name.endswith(".zip"):
+            raise OSError("No space left on device")
+        return saving(name, content)
+
+    monkeypatch.setattr(default_storage, "save", full_disk)
+    first = {o.filename: o for o in import_from(source, owner=alice)}
+    assert first["Django-3.2.tar.gz"].status == "imported"
+    assert (first["PyYAML-5.4.1.zip"].status, first["PyYAML-5.4.1.zip"].reason) == (
+        "refused",
+        "The file store is unavailable; nothing was stored. Try again later.",
+    )
+    assert not File.objects.filter(filename="PyYAML-5.4.1.zip").exists()
+    assert not Release.objects.filter(project__normalized_name="pyyaml").exists()
+    monkeypatch.undo()
+    again = statuses(import_from(source, owner=alice))
+    assert again == {"Django-3.2.tar.gz": "skipped", "PyYAML-5.4.1.zip": "imported"}

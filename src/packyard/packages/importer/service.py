@@ -16,6 +16,7 @@ from django.utils import timezone
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from packyard.accounts.models import User
+from packyard.http import Refused
 from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.importer.reading import Distribution, ImportRefused, read_distribution
 from packyard.packages.importer.sources import Candidate, Source
@@ -84,6 +85,9 @@ def import_file(
         _store(candidate, path, dist, digests, owner, source, upload_time or timezone.now())
     except ImportRefused as refused:
         outcome.reason = str(refused)
+        return outcome
+    except Refused as refused:  # the file store said no: nothing of this file was kept
+        outcome.reason = refused.message
         return outcome
     outcome.status = IMPORTED
     return outcome
