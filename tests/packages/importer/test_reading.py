@@ -78,3 +78,35 @@ def test_a_zip_bomb_is_refused_unread(tmp_path):
         archive.writestr("Foo-1.0/zeros", b"\0" * (64 * 1024 * 1024))
     with pytest.raises(ImportRefused, match="expands"):
         read(tmp_path, "Foo-1.0.zip", buffer.getvalue())
+
+
+@pytest.mark.parametrize(
+    ("filename", "reason"),
+    [
+        ("../../etc/passwd.tar.gz", "not a file name this index can keep"),
+        (".hidden-1.0.tar.gz", "not a file name this index can keep"),
+        ("a\x00b-1.0.tar.gz", "not a file name this index can keep"),
+    ],
+)
+def test_names_from_a_hostile_source_are_refused(tmp_path, filename, reason):
+    with pytest.raises(ImportRefused, match=reason):
+        read_distribution(str(tmp_path / "x"), filename=filename, size=1)
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "reason"),
+    [
+        ("../evil", "1.0", "not a valid project name"),
+        ("Foo", "1.0/../../x", "not a version this index can keep"),
+        ("Foo", "1.0 beta", "not a version this index can keep"),
+    ],
+)
+def test_metadata_that_could_change_a_path_is_refused(tmp_path, name, version, reason):
+    content = tar_sdist("Foo-1.0", old_pkg_info(name, version))
+    with pytest.raises(ImportRefused, match=reason):
+        read(tmp_path, "Foo-1.0.tar.gz", content)
+
+
+def test_legacy_versions_are_kept_as_they_are(tmp_path):
+    content = tar_sdist("Foo-2004d", old_pkg_info("Foo", "2004d"))
+    assert read(tmp_path, "Foo-2004d.tar.gz", content).version == "2004d"

@@ -3,12 +3,18 @@ metadata as the file states it (parsed leniently, never a crash), and the archiv
 upload passes."""
 
 import os.path
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.metadata import parse_email
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import (
+    InvalidName,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
 
 from packyard.http import Refused
 from packyard.packages.models import File
@@ -23,6 +29,9 @@ REFUSED_KINDS = {
     ".dmg": "disk images are not distributions installers read; not imported",
 }
 SDIST_KINDS = (".tar.gz", ".tar.bz2", ".zip")
+# Versions as old indexes kept them, PEP 440 or not ("2004d", "1.0-beta"), but nothing that
+# could change a URL's path.
+VERSION_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+!_-]*")
 
 
 class ImportRefused(Exception):
@@ -46,7 +55,19 @@ def is_distribution(filename: str) -> bool:
     return lower.endswith((".whl", *SDIST_KINDS, *REFUSED_KINDS))
 
 
+def check_filename(filename: str) -> None:
+    """A name safe to keep in the file store and in URLs: the source is not trusted."""
+    if (
+        not filename
+        or len(filename) > 255
+        or filename.startswith(".")
+        or set(filename) & archive.FORBIDDEN_FILENAME_CHARS
+    ):
+        raise ImportRefused(f"{filename[:80]!r} is not a file name this index can keep")
+
+
 def read_distribution(path: str, *, filename: str, size: int) -> Distribution:
+    check_filename(filename)
     lower = filename.lower()
     for suffix, reason in REFUSED_KINDS.items():
         if lower.endswith(suffix):
@@ -118,6 +139,12 @@ def _distribution(
     name, version = raw.get("name"), raw.get("version")
     if not name or not version:
         raise ImportRefused("its metadata names no project or no version")
+    try:
+        canonicalize_name(str(name), validate=True)
+    except InvalidName:
+        raise ImportRefused(f"{str(name)[:80]!r} is not a valid project name") from None
+    if len(str(version)) > 100 or not VERSION_TEXT.fullmatch(str(version)):
+        raise ImportRefused(f"{str(version)[:80]!r} is not a version this index can keep")
     warnings = [f"metadata field {key!r} could not be read; kept out" for key in sorted(unparsed)]
     return Distribution(
         name=str(name),

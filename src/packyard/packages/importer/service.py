@@ -18,7 +18,12 @@ from packaging.utils import canonicalize_name, canonicalize_version
 from packyard.accounts.models import User
 from packyard.http import Refused
 from packyard.packages.events import ProjectEventTag, project_event_record
-from packyard.packages.importer.reading import Distribution, ImportRefused, read_distribution
+from packyard.packages.importer.reading import (
+    Distribution,
+    ImportRefused,
+    check_filename,
+    read_distribution,
+)
 from packyard.packages.importer.sources import Candidate, Source
 from packyard.packages.index import pages
 from packyard.packages.index.journal import journal_record
@@ -71,6 +76,7 @@ def import_file(
     bytes is skipped."""
     outcome = Outcome(filename=candidate.filename, status=REFUSED)
     try:
+        check_filename(candidate.filename)
         digests = digests_of(path)
         if candidate.sha256 and candidate.sha256.lower() != digests.sha256:
             raise ImportRefused(
