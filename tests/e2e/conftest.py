@@ -19,7 +19,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 # pdm 2.29 breaks with hishel 2 (removed SyncSqliteStorage); pdm[locked] pins hishel 1 too.
+# setuptools and wheel: pip builds old sdists with them (--no-build-isolation), offline.
 TOOLS = ["twine", "uv", "poetry", "hatch", "pdm", "hishel<2", "flit", "build", "pip"]
+TOOLS += ["setuptools", "wheel"]
 # 6.8.0 is the newest bandersnatch that runs on Python 3.11; 8.2.0 behaves the same towards us.
 PEER_TOOLS = ["bandersnatch==6.8.0", "pypiserver==2.4.2", "devpi-server==6.20.3"]
 TOOLS_DIR = Path(os.environ.get("PACKYARD_E2E_TOOLS", ROOT / ".cache" / "e2e-tools"))

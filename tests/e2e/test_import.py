@@ -3,9 +3,11 @@ arrives byte for byte under its old name, and pip installs from Packyard."""
 
 import hashlib
 import json
+import os
 import subprocess
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,15 +20,27 @@ from tests.packages.importer.legacy import old_pkg_info, tar_sdist, zip_sdist
 pytestmark = pytest.mark.e2e
 
 
-def legacy_files() -> dict[str, bytes]:
-    """Names an old index holds: capitals, dots, a zip sdist, metadata 1.0 and 2.0."""
+def legacy_files(prefix: str = "E2E") -> dict[str, bytes]:
+    """Names an old index holds: capitals, dots, a zip sdist, metadata 1.0 and 2.0; the sdists
+    build (setuptools, no network), so pip can install every file."""
+    legacy, zipped = f"{prefix}_Legacy", f"{prefix}.Zipped"
     return {
-        "E2E_Legacy-3.2.tar.gz": tar_sdist("E2E_Legacy-3.2", old_pkg_info("E2E_Legacy", "3.2")),
-        "E2E.Zipped-5.4.1.zip": zip_sdist(
-            "E2E.Zipped-5.4.1", old_pkg_info("E2E.Zipped", "5.4.1", metadata_version="2.0")
+        f"{legacy}-3.2.tar.gz": tar_sdist(
+            f"{legacy}-3.2", old_pkg_info(legacy, "3.2"), buildable=True
         ),
-        "e2e_legacy-3.2-py3-none-any.whl": dists.make_wheel("e2e_legacy", "3.2"),
+        f"{zipped}-5.4.1.zip": zip_sdist(
+            f"{zipped}-5.4.1",
+            old_pkg_info(zipped, "5.4.1", metadata_version="2.0"),
+            buildable=True,
+        ),
+        f"{legacy.lower()}-3.3-py3-none-any.whl": dists.make_wheel(legacy.lower(), "3.3"),
     }
+
+
+def pip_installs(tools: Tools, server: Server, target: Path, requirement: str) -> None:
+    """pip builds an sdist with the setuptools beside it: the index holds only the import."""
+    install: list[str | Path] = [tools.pip, "install", "--quiet", "--no-deps", "--target", target]
+    run([*install, "--no-build-isolation", "--index-url", server.index_url, requirement])
 
 
 @pytest.fixture
@@ -87,16 +101,38 @@ def test_import_from_pypiserver_then_install(server: Server, pypiserver, tools: 
             assert hashlib.sha256(answer.read()).digest() == hashlib.sha256(content).digest()
 
     target = tmp_path / "installed"
-    install: list[str | Path] = [
-        tools.pip,
-        "install",
-        "--quiet",
-        "--no-deps",
-        "--only-binary",
-        ":all:",
-    ]
-    run([*install, "--target", target, "--index-url", server.index_url, "e2e-legacy==3.2"])
-    assert (target / "e2e_legacy-3.2.dist-info").is_dir()
+    pip_installs(tools, server, target, "e2e-legacy==3.3")
+    assert (target / "e2e_legacy-3.3.dist-info").is_dir()
 
     again = server.packyard("import", url, "--owner", "alice")
     assert again.stdout.strip().endswith("0 imported, 3 skipped, 0 refused.")
+
+
+def test_a_directory_is_imported_with_its_times_and_every_file_installs(
+    server: Server, tools: Tools, tmp_path: Path
+):
+    tree = tmp_path / "packages"
+    tree.mkdir()
+    files = legacy_files("E2E_Dir")
+    for number, (filename, content) in enumerate(files.items()):
+        (tree / filename).write_bytes(content)
+        moment = datetime(2013, 5, 1 + number, 12, 0, tzinfo=UTC).timestamp()
+        os.utime(tree / filename, (moment, moment))
+    imported = server.packyard("import", str(tree), "--owner", "alice")
+    assert imported.stdout.strip().endswith("3 imported, 0 skipped, 0 refused.")
+
+    with urllib.request.urlopen(f"{server.url}/pypi/e2e-dir-legacy/json", timeout=10) as answer:
+        releases = json.load(answer)["releases"]
+    times = {f["filename"]: f["upload_time_iso_8601"] for r in releases.values() for f in r}
+    assert times == {
+        "E2E_Dir_Legacy-3.2.tar.gz": "2013-05-01T12:00:00Z",
+        "e2e_dir_legacy-3.3-py3-none-any.whl": "2013-05-03T12:00:00Z",
+    }
+    for requirement, installed in (
+        ("e2e-dir-legacy==3.2", "e2e_dir_legacy-3.2.dist-info"),  # built from the old sdist
+        ("e2e-dir-legacy==3.3", "e2e_dir_legacy-3.3.dist-info"),
+        ("e2e-dir-zipped==5.4.1", "e2e_dir_zipped-5.4.1.dist-info"),
+    ):
+        target = tmp_path / requirement
+        pip_installs(tools, server, target, requirement)
+        assert (target / installed).is_dir(), sorted(p.name for p in target.iterdir())

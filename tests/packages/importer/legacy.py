@@ -20,25 +20,53 @@ def old_pkg_info(
     ).encode()
 
 
-def tar_sdist(top: str, pkg_info: bytes, *, compression: str = "gz", padding: int = 0) -> bytes:
-    """An sdist; `padding` zero bytes in a member after PKG-INFO make a compression bomb."""
+def _buildable(name: str, version: str) -> dict[str, bytes]:
+    """A setup.py pip can build with setuptools and no network, and its one module."""
+    module = name.lower().replace("-", "_").replace(".", "_")
+    setup = (
+        f"from setuptools import setup\nsetup(name={name!r}, version={version!r}, "
+        f"py_modules=[{module!r}])\n"
+    )
+    return {"setup.py": setup.encode(), f"{module}.py": b"VALUE = 1\n"}
+
+
+def tar_sdist(
+    top: str,
+    pkg_info: bytes,
+    *,
+    compression: str = "gz",
+    padding: int = 0,
+    buildable: bool = False,
+) -> bytes:
+    """An sdist; `padding` zero bytes in a member after PKG-INFO make a compression bomb;
+    a `buildable` one pip can build and install."""
+    members = {"PKG-INFO": pkg_info, "setup.py": b"\0" * padding}
+    if buildable:
+        members |= _buildable(*_name_and_version(pkg_info))
     buffer = io.BytesIO()
-    members = {f"{top}/PKG-INFO": pkg_info, f"{top}/setup.py": b"\0" * padding}
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for member, content in members.items():
-            info = tarfile.TarInfo(member)
+            info = tarfile.TarInfo(f"{top}/{member}")
             info.size = len(content)
             archive.addfile(info, io.BytesIO(content))
     compress = bz2.compress if compression == "bz2" else gzip.compress
     return compress(buffer.getvalue())
 
 
-def zip_sdist(top: str, pkg_info: bytes) -> bytes:
+def zip_sdist(top: str, pkg_info: bytes, *, buildable: bool = False) -> bytes:
+    members = {"PKG-INFO": pkg_info, "setup.py": b""}
+    if buildable:
+        members |= _buildable(*_name_and_version(pkg_info))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{top}/PKG-INFO", pkg_info)
-        archive.writestr(f"{top}/setup.py", b"")
+        for member, content in members.items():
+            archive.writestr(f"{top}/{member}", content)
     return buffer.getvalue()
+
+
+def _name_and_version(pkg_info: bytes) -> tuple[str, str]:
+    fields = dict(line.split(": ", 1) for line in pkg_info.decode().splitlines() if ": " in line)
+    return fields["Name"], fields["Version"]
 
 
 def legacy_tree(root: Path) -> dict[str, bytes]:
