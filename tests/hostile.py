@@ -226,3 +226,16 @@ CASES: dict[str, Callable[[str, str], tuple[str, bytes]]] = {
 }
 # Every hostile case is refused; the plain ones are stored.
 ACCEPTED = {"plain-sdist", "plain-wheel"}
+
+
+def pax_header_flood(name: str, version: str, count: int = 20_000) -> tuple[str, bytes]:
+    """Tens of thousands of small pax records, then one member: headers that name nothing."""
+    record = b"15 comment=abc\n"
+
+    def parts() -> Iterator[bytes]:
+        for index in range(count):
+            yield tar_header(f"PaxHeader/{index}", len(record), b"x")
+            yield _pad(record)
+        yield from _pkg_info(name, version)
+
+    return _sdist(name, version, parts())

@@ -33,6 +33,7 @@ def _form(filename: str, data: bytes):
         (hostile.pax_small_malformed, "pax header is malformed"),
         (hostile.many_tiny_members, "members"),
         (hostile.deep_nesting, "members"),
+        (hostile.pax_header_flood, "more extended tar headers than its members can use"),
         (partial(hostile.gzip_bomb, size=64 * MiB), "10 times its size"),
         (partial(hostile.zip_bomb, size=64 * MiB), "10 times its size"),
         (partial(hostile.zip_overlapping_entries, count=500), "overlap"),
@@ -69,6 +70,19 @@ def test_long_paths_in_every_tar_format_are_read(upload, alice_token, fmt):
         (tarfile.TarInfo("demo-1.0/PKG-INFO"), dists.core_metadata("demo", "1.0")),
     ]
     data = _sdist(members, fmt)
+    assert upload(alice_token, _form("demo-1.0.tar.gz", data)).status_code == 200
+
+
+def test_a_pax_record_for_every_member_is_not_counted_as_members(upload, alice_token):
+    """As real sdists have them (PyYAML 5.4.1: 687 members, each with its pax record)."""
+    members = []
+    for index in range(700):
+        info = tarfile.TarInfo(f"demo-1.0/module{index}.py")
+        info.pax_headers = {"comment": "written by an archiver that says so"}
+        members.append((info, b""))
+    members.append((tarfile.TarInfo("demo-1.0/PKG-INFO"), dists.core_metadata("demo", "1.0")))
+    data = _sdist(members, tarfile.PAX_FORMAT)
+    assert len(data) < 100 * 512  # the allowance stays near its 1,000 members
     assert upload(alice_token, _form("demo-1.0.tar.gz", data)).status_code == 200
 
 

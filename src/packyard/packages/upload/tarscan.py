@@ -23,6 +23,8 @@ MAX_NAME = 4096
 # so that a small upload cannot make us parse a header per 512 inflated bytes for long.
 MIN_MEMBER_ALLOWANCE = 1_000
 BYTES_PER_EXTRA_MEMBER = 512
+# A member may come with a GNU long name, a long link name and a pax record.
+EXTENDED_PER_MEMBER = 3
 REGULAR_FILE_TYPES = (b"0", b"\0", b"7")
 EXTENDED_TYPES = (b"L", b"K", b"x", b"g")
 ZERO_BLOCK = bytes(BLOCK)
@@ -244,6 +246,9 @@ class _Headers:
         self.stream = stream
         self.max_members = max_members
         self.count = 0
+        # Extended headers (a pax record or GNU long name before a member) are counted apart:
+        # many archivers write one for every member (PyYAML 5.4.1: 687 members, 1374 headers).
+        self.extended = 0
 
     def next(self) -> _Member | None:
         long_name: str | None = None
@@ -254,16 +259,19 @@ class _Headers:
                 return None  # the end-of-archive marker (or, as tarfile allows, the stream's end)
             if not _checksum_ok(block):
                 raise refuse(NOT_TAR_GZ)
-            self.count += 1
-            if self.count > self.max_members:
-                raise refuse(f"it holds more than {self.max_members} members.")
             kind = block[156:157]
             size = _number(block[124:136])
             if kind not in EXTENDED_TYPES:
+                self.count += 1
+                if self.count > self.max_members:
+                    raise refuse(f"it holds more than {self.max_members} members.")
                 name = pax.get("path") or long_name or _name_of(block)
                 if len(name) > MAX_NAME:
                     raise refuse("a member's name is too long.")
                 return _Member(name, kind, _pax_size(pax, size))
+            self.extended += 1
+            if self.extended > EXTENDED_PER_MEMBER * self.max_members:
+                raise refuse("it holds more extended tar headers than its members can use.")
             data = _extended_header(self.stream, size)
             if kind == b"L":
                 long_name = _text(data)
