@@ -9,6 +9,7 @@ import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,3 +137,54 @@ def test_a_directory_is_imported_with_its_times_and_every_file_installs(
         target = tmp_path / requirement
         pip_installs(tools, server, target, requirement)
         assert (target / installed).is_dir(), sorted(p.name for p in target.iterdir())
+
+
+# Real files from the public index, as old as PyPI's own history: sdists named before PEP 625,
+# metadata 1.0 to 2.1 (six 1.10.0's wheel says 2.0), a .zip sdist from 2013.
+REAL_FILES = {
+    "pyyaml": "PyYAML-5.4.1.tar.gz",
+    "zope-interface": "zope.interface-5.4.0.tar.gz",
+    "six": "six-1.10.0-py2.py3-none-any.whl",
+    "pytz": "pytz-2013.6.zip",
+}
+
+
+def pypi_entry(project: str, filename: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"https://pypi.org/simple/{project}/",
+        headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        files = json.load(answer)["files"]
+    entry: dict[str, Any] = next(f for f in files if f["filename"] == filename)
+    return entry
+
+
+def test_real_legacy_files_from_pypi_arrive_as_pypi_has_them(
+    server: Server, tools: Tools, tmp_path: Path
+):
+    entries = {filename: pypi_entry(project, filename) for project, filename in REAL_FILES.items()}
+    listing = tmp_path / "from-pypi.json"
+    listing.write_text(
+        json.dumps(
+            [
+                {"url": e["url"], "sha256": e["hashes"]["sha256"], "upload_time": e["upload-time"]}
+                for e in entries.values()
+            ]
+        )
+    )
+    report = tmp_path / "report.json"
+    imported = server.packyard(
+        "import", "--from-json", str(listing), "--owner", "alice", "--report", str(report)
+    )
+    assert imported.stdout.strip().endswith("4 imported, 0 skipped, 0 refused."), imported.stdout
+    for project, filename in REAL_FILES.items():
+        with urllib.request.urlopen(f"{server.url}/pypi/{project}/json", timeout=10) as answer:
+            data = json.load(answer)
+        (ours,) = (f for r in data["releases"].values() for f in r if f["filename"] == filename)
+        assert ours["digests"]["sha256"] == entries[filename]["hashes"]["sha256"]
+        # PyPI keeps microseconds; the JSON API shows seconds, as PyPI's does.
+        assert ours["upload_time_iso_8601"][:19] == entries[filename]["upload-time"][:19]
+    target = tmp_path / "installed"
+    pip_installs(tools, server, target, "six==1.10.0")
+    assert (target / "six-1.10.0.dist-info").is_dir()
