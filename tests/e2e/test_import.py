@@ -163,20 +163,17 @@ def pypi_entry(project: str, filename: str) -> dict[str, Any]:
 def test_real_legacy_files_from_pypi_arrive_as_pypi_has_them(
     server: Server, tools: Tools, tmp_path: Path
 ):
+    """A directory as a team's old index keeps it: real files, their modification times the
+    times PyPI lists for them."""
+    tree = tmp_path / "old-index"
+    tree.mkdir()
     entries = {filename: pypi_entry(project, filename) for project, filename in REAL_FILES.items()}
-    listing = tmp_path / "from-pypi.json"
-    listing.write_text(
-        json.dumps(
-            [
-                {"url": e["url"], "sha256": e["hashes"]["sha256"], "upload_time": e["upload-time"]}
-                for e in entries.values()
-            ]
-        )
-    )
-    report = tmp_path / "report.json"
-    imported = server.packyard(
-        "import", "--from-json", str(listing), "--owner", "alice", "--report", str(report)
-    )
+    for filename, entry in entries.items():
+        with urllib.request.urlopen(entry["url"], timeout=60) as answer:
+            (tree / filename).write_bytes(answer.read())
+        moment = datetime.fromisoformat(entry["upload-time"].replace("Z", "+00:00")).timestamp()
+        os.utime(tree / filename, (moment, moment))
+    imported = server.packyard("import", str(tree), "--owner", "alice")
     assert imported.stdout.strip().endswith("4 imported, 0 skipped, 0 refused."), imported.stdout
     for project, filename in REAL_FILES.items():
         with urllib.request.urlopen(f"{server.url}/pypi/{project}/json", timeout=10) as answer:

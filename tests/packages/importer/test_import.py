@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import tempfile
 import threading
 from datetime import UTC, datetime
 from functools import partial
@@ -198,6 +199,30 @@ def test_a_json_list_says_what_a_directory_cannot(tmp_path, alice):
     django = File.objects.get(filename="Django-3.2.tar.gz")
     assert django.upload_time == datetime(2013, 5, 1, 12, 0, tzinfo=UTC)
     assert django.release.yanked_reason == "security hole"
+
+
+def test_a_json_list_of_urls_is_downloaded_with_credentials(
+    index_server, tmp_path, alice, monkeypatch
+):
+    url, _kind = index_server
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(downloads))
+    files_url = url.replace("/simple/", "/files/")
+    listing = tmp_path / "list.json"
+    listing.write_text(
+        json.dumps(
+            [
+                {"url": files_url + "Django-3.2.tar.gz", "upload_time": "2021-04-06T07:38:31Z"},
+                {"url": files_url + "missing-1.0.tar.gz"},
+            ]
+        )
+    )
+    source = JsonListSource(listing, credentials="reader:secret", patterns=[])
+    outcomes = {o.filename: o for o in import_from(source, owner=alice)}
+    assert outcomes["Django-3.2.tar.gz"].status == "imported"
+    assert "HTTP Error 404" in outcomes["missing-1.0.tar.gz"].reason
+    assert not list(downloads.iterdir())  # no download left behind
 
 
 @pytest.mark.parametrize(
