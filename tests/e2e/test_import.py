@@ -182,6 +182,11 @@ def test_real_legacy_files_from_pypi_arrive_as_pypi_has_them(
         assert ours["digests"]["sha256"] == entries[filename]["hashes"]["sha256"]
         # PyPI keeps microseconds; the JSON API shows seconds, as PyPI's does.
         assert ours["upload_time_iso_8601"][:19] == entries[filename]["upload-time"][:19]
-    target = tmp_path / "installed"
-    pip_installs(tools, server, target, "six==1.10.0")
-    assert (target / "six-1.10.0.dist-info").is_dir()
+    # A wheel, and an old sdist pip builds (pytz 2013.6's setup.py fails with today's setuptools).
+    for requirement, installed in (
+        ("six==1.10.0", "six-1.10.0.dist-info"),
+        ("pyyaml==5.4.1", "pyyaml-5.4.1.dist-info"),
+    ):
+        target = tmp_path / requirement
+        pip_installs(tools, server, target, requirement)
+        assert (target / installed).is_dir()
