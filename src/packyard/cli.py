@@ -215,7 +215,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from packyard.accounts.models import User
     from packyard.packages.importer.reading import ImportRefused
-    from packyard.packages.importer.service import REFUSED, Outcome, import_from
+    from packyard.packages.importer.service import Outcome, Status, import_from
     from packyard.packages.importer.sources import source_for
 
     if bool(args.source) == bool(args.from_json):
@@ -249,19 +249,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ImportRefused as exc:
         print(f"Cannot read {args.source or args.from_json}: {exc}", file=sys.stderr)
         return 2
-    counts = {status: 0 for status in ("imported", "skipped", "refused")}
+    counts = dict.fromkeys(Status, 0)
     for outcome in outcomes:
         counts[outcome.status] += 1
-        if outcome.status == REFUSED:
+        if outcome.status is Status.REFUSED:
             print(f"refused {outcome.filename}: {outcome.reason}")
         for warning in outcome.warnings:
             print(f"warning {outcome.filename}: {warning}")
     print(", ".join(f"{count} {status}" for status, count in counts.items()) + ".")
     if args.report:
-        report = {"source": source.label, **counts, "files": [asdict(o) for o in outcomes]}
+        totals = {str(status): count for status, count in counts.items()}
+        report = {"source": source.label, **totals, "files": [asdict(o) for o in outcomes]}
         with open(args.report, "w") as handle:
             json.dump(report, handle, indent=2)
-    return 1 if counts["refused"] else 0
+    return 1 if counts[Status.REFUSED] else 0
 
 
 def cmd_manage(args: argparse.Namespace) -> int:

@@ -265,3 +265,15 @@ def test_a_file_the_store_refuses_leaves_nothing_and_the_next_run_goes_on(
     monkeypatch.undo()
     again = statuses(import_from(source, owner=alice))
     assert again == {"Django-3.2.tar.gz": "skipped", "PyYAML-5.4.1.zip": "imported"}
+
+
+def test_a_name_staff_closed_is_not_imported(tmp_path, alice):
+    from packyard.packages.models import ReservedName, name_skeleton
+
+    ReservedName.objects.create(
+        normalized_name="django", name_skeleton=name_skeleton("django"), quarantined=True
+    )
+    legacy_tree(tmp_path / "tree")
+    (outcome,) = import_from(DirectorySource(tmp_path / "tree", patterns=["django"]), owner=alice)
+    assert outcome.status == "refused"
+    assert outcome.reason == "staff closed the name 'django' (a quarantined project)"

@@ -5,6 +5,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,15 @@ from packyard.packages.importer.reading import (
 from packyard.packages.importer.sources import Candidate, Source
 from packyard.packages.index import pages
 from packyard.packages.index.journal import journal_record
-from packyard.packages.models import File, Project, Release, Role, UsedFilename, name_skeleton
+from packyard.packages.models import (
+    File,
+    Project,
+    Release,
+    ReservedName,
+    Role,
+    UsedFilename,
+    name_skeleton,
+)
 from packyard.packages.upload.store import (
     description_html,
     discard,
@@ -36,13 +45,20 @@ from packyard.packages.upload.store import (
     save_blob,
 )
 
-IMPORTED, SKIPPED, REFUSED = "imported", "skipped", "refused"
+
+class Status(StrEnum):
+    IMPORTED = "imported"
+    SKIPPED = "skipped"
+    REFUSED = "refused"
+
+
+IMPORTED, SKIPPED, REFUSED = Status.IMPORTED, Status.SKIPPED, Status.REFUSED
 
 
 @dataclass
 class Outcome:
     filename: str
-    status: str  # IMPORTED, SKIPPED or REFUSED
+    status: Status
     reason: str = ""
     project: str = ""
     version: str = ""
@@ -158,6 +174,8 @@ def _lock_or_create_project(dist: Distribution, owner: User) -> Project:
         return project
     if len(normalized) > 200:
         raise ImportRefused("the project name is longer than 200 characters")
+    if ReservedName.objects.filter(normalized_name=normalized, quarantined=True).exists():
+        raise ImportRefused(f"staff closed the name {normalized!r} (a quarantined project)")
     project = Project.objects.create(
         name=dist.name, normalized_name=normalized, name_skeleton=name_skeleton(normalized)
     )
