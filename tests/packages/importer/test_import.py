@@ -277,3 +277,18 @@ def test_a_name_staff_closed_is_not_imported(tmp_path, alice):
     (outcome,) = import_from(DirectorySource(tmp_path / "tree", patterns=["django"]), owner=alice)
     assert outcome.status == "refused"
     assert outcome.reason == "staff closed the name 'django' (a quarantined project)"
+
+
+def test_only_http_is_fetched_and_within_bounds(index_server, alice, monkeypatch):
+    from packyard.packages.importer import sources
+
+    with pytest.raises(ImportRefused, match="not an http"):
+        IndexSource("file:///etc/", credentials="", patterns=[]).projects()
+    url, _kind = index_server
+    source = IndexSource(url, credentials="reader:secret", patterns=[])
+    candidate = next(iter(source.candidates()))
+    with pytest.raises(ImportRefused, match="larger than this index's file limit"):
+        source.fetch(candidate, max_size=100)
+    monkeypatch.setattr(sources, "MAX_PAGE_BYTES", 10)
+    with pytest.raises(ImportRefused, match="is larger than 10 bytes"):
+        source.projects()
