@@ -10,7 +10,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 
 from packyard.packages.importer.reading import ImportRefused
 from packyard.packages.importer.service import import_from
@@ -246,14 +246,14 @@ def test_a_file_the_store_refuses_leaves_nothing_and_the_next_run_goes_on(
 ):
     legacy_tree(tmp_path / "tree")
     source = DirectorySource(tmp_path / "tree", patterns=["django", "pyyaml"])
-    saving = default_storage.save
+    saving = FileSystemStorage.save
 
-    def full_disk(name, content):
+    def full_disk(storage, name, content, *args, **kwargs):
         if name.endswith(".zip"):
             raise OSError("No space left on device")
-        return saving(name, content)
+        return saving(storage, name, content, *args, **kwargs)
 
-    monkeypatch.setattr(default_storage, "save", full_disk)
+    monkeypatch.setattr(FileSystemStorage, "save", full_disk)
     first = {o.filename: o for o in import_from(source, owner=alice)}
     assert first["Django-3.2.tar.gz"].status == "imported"
     assert (first["PyYAML-5.4.1.zip"].status, first["PyYAML-5.4.1.zip"].reason) == (

@@ -136,3 +136,29 @@ def test_a_scoped_token_root_shows_only_its_projects_serial(
     assert [p["name"] for p in data["projects"]] == ["demo"]
     assert data["meta"]["_last-serial"] == demo.last_serial < newest()
     assert answer["X-PyPI-Last-Serial"] == str(demo.last_serial)
+
+
+def test_an_upload_marks_the_root_stale_only_after_its_bytes_are_stored(
+    client, demo, upload, alice_token, monkeypatch
+):
+    """Marking the root stale locks its row until the commit: done before the bytes are written,
+    it would make every upload to any project wait for the others' bytes (on PostgreSQL)."""
+    from django.core.files.storage import FileSystemStorage
+
+    from packyard.packages.models import RenderedPage
+
+    client.get("/simple/", HTTP_ACCEPT=JSON_V1)  # the root rendered, fresh
+    seen = []
+    saving = FileSystemStorage.save
+
+    def watching(storage, name, content, *args, **kwargs):
+        seen.append(RenderedPage.objects.get(key="json /simple/").stale)
+        return saving(storage, name, content, *args, **kwargs)
+
+    monkeypatch.setattr(FileSystemStorage, "save", watching)
+    assert upload(alice_token, upload_form("demo", "2.0")).status_code == 200
+    assert seen  # the bytes were written
+    assert not any(seen)  # while the root was still fresh
+    assert RenderedPage.objects.get(key="json /simple/").stale
+    data = json.loads(client.get("/simple/", HTTP_ACCEPT=JSON_V1).content)
+    assert data["meta"]["_last-serial"] == newest()

@@ -151,12 +151,18 @@ def _store(
                 core_metadata=dist.core_metadata,
                 upload_time=upload_time,
             )
-            journal_record(project=project, action=file_added(file), version=release.version)
+            journal_record(
+                project=project,
+                action=file_added(file),
+                version=release.version,
+                mark_root_stale=False,
+            )
             pages.refresh_locked(project)
             with path.open("rb") as handle:
                 save_blob(file.path, DjangoFile(handle), created)
             if dist.core_metadata:
                 save_blob(file.metadata_path, ContentFile(dist.core_metadata), created)
+            pages.index_invalidate()  # last: the root's row stays locked only until the commit
     except IntegrityError:
         discard(created)
         raise ImportRefused("another change to this project got in the way; run again") from None
@@ -180,7 +186,7 @@ def _lock_or_create_project(dist: Distribution, owner: User) -> Project:
         name=dist.name, normalized_name=normalized, name_skeleton=name_skeleton(normalized)
     )
     Role.objects.create(project=project, user=owner, role_name=Role.OWNER)
-    journal_record(project=project, action="create")
+    journal_record(project=project, action="create", mark_root_stale=False)
     return project
 
 
@@ -191,7 +197,9 @@ def _release_for(
     release = Release.objects.filter(project=project, canonical_version=canonical).first()
     if release is None:
         raw = dist.raw
-        journal_record(project=project, action="new release", version=dist.version)
+        journal_record(
+            project=project, action="new release", version=dist.version, mark_root_stale=False
+        )
         release = Release.objects.create(
             project=project,
             version=dist.version[:100],
@@ -222,7 +230,12 @@ def _release_for(
             yanked=True, yanked_reason=candidate.yanked_reason[:512]
         )
         release.yanked, release.yanked_reason = True, candidate.yanked_reason
-        journal_record(project=project, action="yank release", version=release.version)
+        journal_record(
+            project=project,
+            action="yank release",
+            version=release.version,
+            mark_root_stale=False,
+        )
     return release
 
 

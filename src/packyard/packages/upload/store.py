@@ -126,7 +126,7 @@ def _lock_or_create_project(upload: Upload, user: User, authorize: Authorizer) -
         # A former Owner made it again (authorize allowed it): the reservation has done its job.
         ReservedName.objects.filter(normalized_name=upload.normalized_name).delete()
         Role.objects.create(project=project, user=user, role_name=Role.OWNER)
-        journal_record(project=project, action="create")
+        journal_record(project=project, action="create", mark_root_stale=False)
     return project
 
 
@@ -195,7 +195,7 @@ def _release_for(project: Project, upload: Upload, user: User) -> Release:
     release = Release.objects.filter(project=project, canonical_version=canonical).first()
     if release is not None:
         return release
-    journal_record(project=project, action="new release", version=version)
+    journal_record(project=project, action="new release", version=version, mark_root_stale=False)
     return Release.objects.create(
         project=project,
         version=version,
@@ -251,13 +251,16 @@ def _record(
             updated=timezone.now(), search_summary=release.summary
         )
         recorded(project, file)
-        journal_record(project=project, action=file_added(file), version=release.version)
+        journal_record(
+            project=project, action=file_added(file), version=release.version, mark_root_stale=False
+        )
         pages.refresh_locked(project)
         # The bytes land before the rows commit; if the commit fails, they are removed again.
         received.upload.seek(0)
         save_blob(file.path, received.upload, created)
         if upload.core_metadata is not None:
             save_blob(file.metadata_path, ContentFile(upload.core_metadata), created)
+        pages.index_invalidate()  # last: the root's row stays locked only until the commit
 
 
 def record_upload(*, upload: Upload, user: User, authorize: Authorizer, recorded: Recorder) -> None:
