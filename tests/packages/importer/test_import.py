@@ -292,3 +292,13 @@ def test_only_http_is_fetched_and_within_bounds(index_server, alice, monkeypatch
     monkeypatch.setattr(sources, "MAX_PAGE_BYTES", 10)
     with pytest.raises(ImportRefused, match="is larger than 10 bytes"):
         source.projects()
+
+
+def test_an_address_with_a_password_in_it_is_refused_unprinted(tmp_path, alice):
+    with pytest.raises(ImportRefused, match="credentials go in the variable") as info:
+        IndexSource("https://me:secret@pypi.example.org/simple/", patterns=[])
+    assert "secret" not in str(info.value)
+    listing = tmp_path / "list.json"
+    listing.write_text(json.dumps([{"url": "https://me:secret@pypi.example.org/x-1.0.tar.gz"}]))
+    with pytest.raises(ImportRefused, match="credentials go in the variable"):
+        import_from(JsonListSource(listing, credentials="", patterns=[]), owner=alice)

@@ -90,6 +90,14 @@ def _wanted(name: str, patterns: list[str]) -> bool:
     return not patterns or any(fnmatch.fnmatch(normalized, p) for p in patterns)
 
 
+def _refuse_userinfo(url: str) -> None:
+    """Addresses are printed and written to the report: a password must not be in one."""
+    if "@" in urllib.parse.urlsplit(url).netloc:
+        raise ImportRefused(
+            "credentials go in the variable --credentials-env names, not in the address"
+        )
+
+
 def _headers(credentials: str) -> dict[str, str]:
     headers = {"Accept": ACCEPT, "User-Agent": "packyard-import"}
     if credentials:
@@ -101,6 +109,7 @@ class IndexSource(Source):
     """A simple API: the root lists projects, each project page its files."""
 
     def __init__(self, url: str, *, credentials: str = "", patterns: list[str]) -> None:
+        _refuse_userinfo(url)
         self.root = url.rstrip("/") + "/"
         self.label = self.root
         self.patterns = patterns
@@ -211,6 +220,8 @@ def _listed(entry: Any, number: int, base: Path) -> Candidate:
     if not isinstance(entry, dict) or not (entry.get("path") or entry.get("url")):
         raise ImportRefused(f"entry {number} of the list names no path or url")
     location = str(entry.get("url") or base / str(entry["path"]))
+    if entry.get("url"):
+        _refuse_userinfo(location)
     yanked = entry.get("yanked", False)
     try:
         uploaded = _parse_time(str(entry["upload_time"])) if entry.get("upload_time") else None
