@@ -1,4 +1,5 @@
 import base64
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ from packyard.twofactor import secretbox, totp
 from packyard.twofactor.models import RecoveryCode, TOTPDevice
 from packyard.twofactor.services import TOTP_PURPOSE, recovery_codes_generate
 from tests import dists
+from tests.oidc_issuer import TestIssuer
 
 PASSWORD = "a long enough pass phrase 42"
 
@@ -169,3 +171,36 @@ def upload(client: Client) -> Callable[..., Any]:
         return client.post(path, form, **headers)
 
     return post
+
+
+# --- trusted publishing: the tests' own OpenID Connect issuers ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def oidc_servers() -> Any:
+    """One loopback issuer per kind the tests configure: GitHub-like, GitLab-like, generic."""
+    servers = {kind: TestIssuer().start() for kind in ("github", "gitlab", "generic")}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+def issuers_file(path: Path, servers: dict[str, TestIssuer], audience: str | None) -> Path:
+    """The issuers as the operator lists them; with no audience, the index's host is theirs."""
+    entries = [
+        {"url": server.url, "kind": kind} | ({"audience": audience} if audience else {})
+        for kind, server in servers.items()
+    ]
+    path.write_text(json.dumps(entries))
+    return path
+
+
+@pytest.fixture
+def oidc(settings: Any, tmp_path: Path, oidc_servers: dict[str, TestIssuer]) -> Any:
+    """Trusted publishing turned on with the test issuers (fresh key caches per test); yields
+    the issuers by kind. Tokens name the audience "testserver", the test client's host."""
+    settings.PACKYARD_OIDC_ISSUERS_FILE = str(
+        issuers_file(tmp_path / "issuers.json", oidc_servers, "testserver")
+    )
+    settings.PACKYARD_OIDC_AUDIENCE = "testserver"
+    return oidc_servers

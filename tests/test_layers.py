@@ -13,7 +13,8 @@ MAY_IMPORT = {
     "twofactor": {"twofactor", "accounts"},
     "signin": {"signin", "twofactor", "accounts"},
     "tokens": {"tokens", "accounts"},
-    "packages": {"packages", "tokens", "twofactor", "accounts"},
+    "oidc": {"oidc"},
+    "packages": {"packages", "oidc", "tokens", "twofactor", "accounts"},
 }
 
 

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "packyard.twofactor",
     "packyard.signin",
     "packyard.tokens",
+    "packyard.oidc",
     "packyard.packages",
 ]
 
@@ -291,6 +292,17 @@ if PACKYARD_UPLOAD_AUTH != "tokens" and PACKYARD_REQUIRE_2FA != "off":
         f"PACKYARD_REQUIRE_2FA={PACKYARD_REQUIRE_2FA} forbids for every account that must have "
         "a second factor. Use PACKYARD_UPLOAD_AUTH=tokens, or PACKYARD_REQUIRE_2FA=off."
     )
+# Trusted publishing: the CI systems whose identity tokens may be exchanged for upload tokens
+# (docs/trusted-publishing.md). Unset, trusted publishing is off.
+PACKYARD_OIDC_ISSUERS_FILE = env_str("PACKYARD_OIDC_ISSUERS_FILE")
+# The audience an identity token must name when an issuer does not set its own.
+PACKYARD_OIDC_AUDIENCE = env_str("PACKYARD_OIDC_AUDIENCE", SITE_DOMAIN)
+# How long an exchanged upload token lives: 15 minutes as on PyPI, at most 6 hours.
+PACKYARD_OIDC_TOKEN_MINUTES = env_int("PACKYARD_OIDC_TOKEN_MINUTES", 15, minimum=1)
+if PACKYARD_OIDC_TOKEN_MINUTES > 360:
+    raise ImproperlyConfigured("PACKYARD_OIDC_TOKEN_MINUTES is at most 360 (6 hours).")
+# Pending publishers (for projects not made yet) one account may keep.
+PACKYARD_OIDC_PENDING_PER_USER = env_int("PACKYARD_OIDC_PENDING_PER_USER", 3, minimum=1)
 PACKYARD_REAUTH_SECONDS = env_int("PACKYARD_REAUTH_SECONDS", 15 * 60, minimum=60)
 # Showing new recovery codes asks for a fresher confirmation than the other settings pages.
 PACKYARD_RECOVERY_CODES_REAUTH_SECONDS = env_int(
