@@ -1,4 +1,4 @@
-"""The ``packyard`` command: serve, user create, token create, manage."""
+"""The ``packyard`` command: serve, user create, token create, publisher, import, manage."""
 
 import argparse
 import getpass
@@ -204,6 +204,76 @@ def _canonical(name: str) -> str:
     return canonicalize_name(name)
 
 
+def cmd_publisher_add(args: argparse.Namespace) -> int:
+    """Add a trusted publisher to a project, or (--pending) one that creates it."""
+    _setup()
+    from packyard.accounts.services import user_find
+    from packyard.packages.models import Project
+    from packyard.packages.trusted import publishers
+
+    try:
+        claims = publishers.claims_parse(args.claim)
+        if args.pending:
+            owner = user_find(username=args.owner or "")
+            if owner is None:
+                raise SystemExit("--pending needs --owner, the user who will own the project.")
+            publisher = publishers.pending_publisher_add(
+                name=args.project,
+                issuer_url=args.issuer,
+                claims=claims,
+                allowed_events=args.allow_event,
+                user=owner,
+            )
+        else:
+            project = Project.objects.filter(normalized_name=_canonical(args.project)).first()
+            if project is None:
+                raise SystemExit(f"No project named {args.project!r} (for a new one: --pending).")
+            publisher = publishers.publisher_add(
+                project=project,
+                issuer_url=args.issuer,
+                claims=claims,
+                allowed_events=args.allow_event,
+                actor=None,
+            )
+    except publishers.PublisherError as exc:
+        raise SystemExit(f"Refused: {exc}") from None
+    pending = " (pending)" if publisher.is_pending else ""
+    print(f"{publisher.id} {publishers.publisher_describe(publisher)}{pending}")
+    return 0
+
+
+def cmd_publisher_list(args: argparse.Namespace) -> int:
+    _setup()
+    from packyard.packages.models import Publisher
+    from packyard.packages.trusted.publishers import publisher_describe
+
+    name = _canonical(args.project)
+    rows = Publisher.objects.filter(project__normalized_name=name) | Publisher.objects.filter(
+        project__isnull=True, pending_normalized_name=name
+    )
+    for publisher in rows.order_by("created"):
+        pending = " (pending)" if publisher.is_pending else ""
+        claims = " ".join(f"{key}={value}" for key, value in publisher.claims.items())
+        print(f"{publisher.id} {publisher.issuer_url} {claims}{pending}")
+        print(f"    {publisher_describe(publisher)}")
+    return 0
+
+
+def cmd_publisher_remove(args: argparse.Namespace) -> int:
+    _setup()
+    from packyard.http import parse_uuid
+    from packyard.packages.models import Publisher
+    from packyard.packages.trusted.publishers import publisher_remove
+
+    publisher_id = parse_uuid(args.id)
+    publisher = Publisher.objects.filter(pk=publisher_id).first() if publisher_id else None
+    if publisher is None:
+        raise SystemExit(f"No publisher {args.id!r}; `packyard publisher list PROJECT` shows ids.")
+    publisher_remove(publisher=publisher, actor=None)
+    print(f"Removed publisher {args.id}.")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a directory or an index; exit 1 when any file was refused, 2 when the source or
     the owner cannot be used."""
@@ -325,6 +395,38 @@ def build_parser() -> argparse.ArgumentParser:
     mint.add_argument("--expires", type=parse_duration, help="lifetime, e.g. 90d, 12h, 2w")
     mint.add_argument("--description", default="created with packyard token create")
     mint.set_defaults(func=cmd_token_create)
+
+    publisher = commands.add_parser(
+        "publisher", help="manage trusted publishers (CI systems that publish without secrets)"
+    ).add_subparsers(dest="publisher_command", required=True)
+    added = publisher.add_parser("add", help="let a CI workflow publish a project")
+    added.add_argument("project")
+    added.add_argument("--issuer", required=True, help="an issuer URL from the issuers file")
+    added.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a claim the identity token must carry; repeatable (docs/trusted-publishing.md)",
+    )
+    added.add_argument(
+        "--allow-event",
+        action="append",
+        default=[],
+        choices=("pull_request_target", "workflow_run"),
+        help="accept tokens from this GitHub event, refused by default",
+    )
+    added.add_argument(
+        "--pending", action="store_true", help="the project does not exist yet: create it"
+    )
+    added.add_argument("--owner", help="with --pending: the Owner of the project it creates")
+    added.set_defaults(func=cmd_publisher_add)
+    listed = publisher.add_parser("list", help="a project's publishers, pending ones too")
+    listed.add_argument("project")
+    listed.set_defaults(func=cmd_publisher_list)
+    removed = publisher.add_parser("remove", help="remove a publisher by its id")
+    removed.add_argument("id")
+    removed.set_defaults(func=cmd_publisher_remove)
 
     imported = commands.add_parser(
         "import", help="move an existing index in: a directory of files, or an index's address"

@@ -147,11 +147,14 @@ URL_ARGS: dict[str, list[object]] = {
     "tokens:delete": ["00000000-0000-0000-0000-000000000000"],
     "twofactor:webauthn-rename": [1],
     "twofactor:webauthn-remove": [1],
+    "packages:pending-publishing": [],
 }
 
 
 def _url_for(name: str) -> str:
-    args = URL_ARGS.get(name) or (["demo"] if name.startswith("packages:") else [])
+    args = (
+        URL_ARGS[name] if name in URL_ARGS else (["demo"] if name.startswith("packages:") else [])
+    )
     return reverse(name, args=args)
 
 

@@ -17,11 +17,16 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from tests.conftest import issuers_file
+from tests.oidc_issuer import TestIssuer
+
 ROOT = Path(__file__).resolve().parents[2]
 # pdm 2.29 breaks with hishel 2 (removed SyncSqliteStorage); pdm[locked] pins hishel 1 too.
 # setuptools and wheel: pip builds old sdists with them (--no-build-isolation), offline.
 TOOLS = ["twine", "uv", "poetry", "hatch", "pdm", "hishel<2", "flit", "build", "pip"]
 TOOLS += ["setuptools", "wheel"]
+# The identity-token detection pypa's publish action uses (GitHub, GitLab, and others).
+TOOLS += ["id"]
 # 6.8.0 is the newest bandersnatch that runs on Python 3.11; 8.2.0 behaves the same towards us.
 PEER_TOOLS = ["bandersnatch==6.8.0", "pypiserver==2.4.2", "devpi-server==6.20.3"]
 TOOLS_DIR = Path(os.environ.get("PACKYARD_E2E_TOOLS", ROOT / ".cache" / "e2e-tools"))
@@ -204,7 +209,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, oidc_servers: dict[str, TestIssuer]
+) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("server")
     port = free_port()
     # localhost, not 127.0.0.1: browsers accept localhost as a WebAuthn relying party.
@@ -215,6 +222,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "PACKYARD_BASE_URL": url,
         "PACKYARD_EMAIL_URL": f"file://{data_dir / 'mail'}",
         "PYTHONPATH": str(ROOT / "src"),
+        # The tests' own CI issuers (tests/oidc_issuer.py), for trusted publishing.
+        "PACKYARD_OIDC_ISSUERS_FILE": str(
+            issuers_file(data_dir / "issuers.json", oidc_servers, audience=None)
+        ),
     }
     database_url = os.environ.get("PACKYARD_DATABASE_URL")
     if database_url:

@@ -204,6 +204,8 @@ SENSITIVE = {
     "packages:delete-release",
     "packages:delete-project",
     "packages:collaborators",
+    "packages:publishing",
+    "packages:pending-publishing",
     "accounts:invite-user",
 }
 # Pages under /manage/ that only show things, or only end sessions (which protects the user).

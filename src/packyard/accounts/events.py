@@ -22,6 +22,8 @@ class EventTag(StrEnum):
     LOGIN_HELD_NEW_DEVICE = "account:login:held_new_device"
     LOGIN_SUCCESS = "account:login:success"
     PASSWORD_CHANGE = "account:password:change"
+    PENDING_PUBLISHER_ADDED = "account:pending_publisher:added"
+    PENDING_PUBLISHER_REMOVED = "account:pending_publisher:removed"
     PASSWORD_RESET = "account:password:reset"
     PROJECT_DELETED = "account:project:deleted"
     RECOVERY_CODES_GENERATED = "account:recovery_codes:generated"

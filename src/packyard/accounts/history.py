@@ -90,6 +90,14 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     EventTag.API_TOKEN_EXPIRED: lambda d: f'Token "{d.get("description", "")}" expired',
     EventTag.PASSWORD_CHANGE: lambda d: "Password changed",
     EventTag.PASSWORD_RESET: lambda d: "Password reset by email",
+    EventTag.PENDING_PUBLISHER_ADDED: lambda d: (
+        f"Pending trusted publisher for the new project {d.get('project', '')} added: "
+        f"{d.get('publisher', '')}"
+    ),
+    EventTag.PENDING_PUBLISHER_REMOVED: lambda d: (
+        f"Pending trusted publisher for {d.get('project', '')} removed"
+        + (f": {d['reason']}" if d.get("reason") else "")
+    ),
     EventTag.EMAIL_VERIFIED: lambda d: f"Email address {d.get('email', '')} verified",
     EventTag.SESSION_REVOKED: lambda d: (
         f"{d.get('count', 0)} other session{'s' if d.get('count') != 1 else ''} ended"

@@ -19,6 +19,9 @@ class ProjectEventTag(StrEnum):
     CREATE = "project:create"
     FILE_ADD = "project:file:add"
     FILE_REMOVE = "project:file:remove"
+    PUBLISHER_ADDED = "project:oidc:publisher-added"
+    PUBLISHER_REMOVED = "project:oidc:publisher-removed"
+    PUBLISHER_TOKEN_ADDED = "project:short_lived_api_token:added"
     QUARANTINE_OFF = "project:quarantine:off"
     QUARANTINE_ON = "project:quarantine:on"
     RELEASE_IMPORT = "project:release:import"
@@ -31,6 +34,8 @@ class ProjectEventTag(StrEnum):
     ROLE_INVITE = "project:role:invite"
     ROLE_REMOVE = "project:role:remove"
     ROLE_REVOKE_INVITE = "project:role:revoke_invite"
+    TRUSTED_ONLY_OFF = "project:trusted_publishing_only:off"
+    TRUSTED_ONLY_ON = "project:trusted_publishing_only:on"
 
 
 def project_event_record(

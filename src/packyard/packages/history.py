@@ -43,6 +43,21 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     ProjectEventTag.QUARANTINE_OFF: lambda d: (
         f"Released from quarantine by the administrator {d.get('admin', '')}"
     ),
+    ProjectEventTag.PUBLISHER_ADDED: lambda d: (
+        f"Trusted publisher added: {d.get('publisher', '')}"
+        + (" (from a pending publisher)" if d.get("from_pending") else "")
+    ),
+    ProjectEventTag.PUBLISHER_REMOVED: lambda d: (
+        f"Trusted publisher removed: {d.get('publisher', '')}"
+    ),
+    ProjectEventTag.PUBLISHER_TOKEN_ADDED: lambda d: (
+        f"Upload token for {d.get('minutes', '')} minutes given to {d.get('publisher', '')} "
+        f"(run {d.get('run', '')} at {d.get('ref', '') or 'no ref'})"
+    ),
+    ProjectEventTag.TRUSTED_ONLY_ON: lambda d: "Uploads limited to trusted publishers",
+    ProjectEventTag.TRUSTED_ONLY_OFF: lambda d: (
+        "Uploads with API tokens allowed again (no longer trusted publishers only)"
+    ),
     ProjectEventTag.API_TOKEN_ADDED: lambda d: f"API {_token(d)} can upload here",
     ProjectEventTag.API_TOKEN_REMOVED: lambda d: f"API {_token(d)} revoked",
     ProjectEventTag.API_TOKEN_REMOVED_LEAK: lambda d: f"API {_token(d)} revoked: found in public",

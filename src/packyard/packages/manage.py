@@ -17,7 +17,7 @@ from packyard.packages.models import File, Invitation, Project, ProjectEvent, Re
 from packyard.tokens.models import ApiToken
 
 
-def _owned_project(request: HttpRequest, name: str) -> Project:
+def owned_project(request: HttpRequest, name: str) -> Project:
     assert isinstance(request.user, User)
     project = get_object_or_404(Project, normalized_name=canonicalize_name(name))
     if not Role.objects.owners().filter(project=project, user=request.user).exists():
@@ -39,7 +39,7 @@ def credentials_for(project: Project) -> list[ApiToken]:
 
 @reauth_required()
 def project_credentials(request: HttpRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name)
+    project = owned_project(request, name)
     context = {"project": project, "tokens": credentials_for(project)}
     return render(request, "packages/credentials.html", context)
 
@@ -47,7 +47,7 @@ def project_credentials(request: HttpRequest, name: str) -> HttpResponse:
 @reauth_required()
 @require_POST
 def project_credential_revoke(request: HttpRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name)
+    project = owned_project(request, name)
     assert isinstance(request.user, User)
     wanted = request.POST.get("token", "")
     token = next((t for t in credentials_for(project) if str(t.pk) == wanted), None)
@@ -64,7 +64,7 @@ def project_credential_revoke(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_safe
 def project_history(request: HttpRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name)
+    project = owned_project(request, name)
     page = Paginator(project.events.select_related("actor"), HISTORY_PAGE).get_page(
         request.GET.get("page")
     )
@@ -102,7 +102,7 @@ def my_projects(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_safe
 def project_settings(request: HttpRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name)
+    project = owned_project(request, name)
     listing = project_listing(project)
     context = {
         "project": project,
@@ -126,7 +126,7 @@ def _confirmed(request: HttpRequest, expected: str) -> bool:
 @reauth_required()
 @require_POST
 def release_yank(request: HttpRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name)
+    project = owned_project(request, name)
     release = _release(project, request.POST.get("version", ""))
     assert isinstance(request.user, User)
     try:
@@ -149,7 +149,7 @@ def release_yank(request: HttpRequest, name: str) -> HttpResponse:
 @reauth_required()
 @require_POST
 def delete_file(request: HttpRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name)
+    project = owned_project(request, name)
     file = get_object_or_404(
         File, release__project=project, filename=request.POST.get("filename", "")
     )
@@ -169,7 +169,7 @@ def delete_file(request: HttpRequest, name: str) -> HttpResponse:
 @reauth_required()
 @require_POST
 def delete_release(request: HttpRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name)
+    project = owned_project(request, name)
     release = _release(project, request.POST.get("version", ""))
     assert isinstance(request.user, User)
     if request.POST.get("confirm", "").strip() != release.version:
@@ -187,7 +187,7 @@ def delete_release(request: HttpRequest, name: str) -> HttpResponse:
 @reauth_required()
 @require_POST
 def delete_project(request: HttpRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name)
+    project = owned_project(request, name)
     assert isinstance(request.user, User)
     if not _confirmed(request, project.name):
         messages.error(request, f"Type the project name {project.name} to delete it.")
@@ -204,7 +204,7 @@ def delete_project(request: HttpRequest, name: str) -> HttpResponse:
 @never_cache
 @reauth_required()
 def project_collaborators(request: HttpRequest, name: str) -> HttpResponse:
-    project = _owned_project(request, name)
+    project = owned_project(request, name)
     assert isinstance(request.user, User)
     if request.method == "POST":
         try:

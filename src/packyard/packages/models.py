@@ -28,6 +28,9 @@ class Project(models.Model):
     name_skeleton = models.CharField(max_length=200, db_index=True, default="")
     # The serial of the last change to the project's index pages (its newest JournalEntry).
     last_serial = models.BigIntegerField(default=0)
+    # Set by an Owner: uploads come only from the project's trusted publishers (CI systems
+    # exchanging their identity tokens), never with an API token or a password.
+    trusted_publishing_only = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["normalized_name"]
@@ -147,6 +150,9 @@ class File(models.Model):
     # PEP 658: the wheel's METADATA, served beside the file.
     metadata_path = models.CharField(max_length=512, blank=True, db_index=True)
     metadata_sha256 = models.CharField(max_length=64, blank=True)
+    # For a file a trusted publisher uploaded: the CI run that made it (repository, workflow,
+    # ref, commit, run address), shown beside the file.
+    published_by = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["filename"]
@@ -253,3 +259,22 @@ class RenderedPage(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# The trusted publishing models live beside the code that uses them; Django finds them here.
+from packyard.packages.trusted.models import Publisher, PublisherToken  # noqa: E402
+
+__all__ = [
+    "File",
+    "Invitation",
+    "JournalEntry",
+    "Project",
+    "ProjectEvent",
+    "Publisher",
+    "PublisherToken",
+    "Release",
+    "RenderedPage",
+    "ReservedName",
+    "Role",
+    "UsedFilename",
+]

@@ -93,7 +93,8 @@ def project_name_claim(*, normalized_name: str, user: User) -> None:
         )
 
 
-def _tell_owners(project: Project, subject: str, what: str, actor: User) -> None:
+def owners_tell(project: Project, subject: str, what: str, actor: str) -> None:
+    """Email every Owner that `actor` (a username, or who else acted) did `what`."""
     for role in Role.objects.owners().filter(project=project).select_related("user"):
         security_email_send(
             user=role.user,
@@ -101,8 +102,21 @@ def _tell_owners(project: Project, subject: str, what: str, actor: User) -> None
             template="packages/email/project_changed.txt",
             project=project,
             what=what,
-            actor=actor.username,
+            actor=actor,
         )
+
+
+def project_create(*, name: str, normalized_name: str, owner: User) -> Project:
+    """A new project with `owner` as its Owner; the caller has claimed the name
+    (`project_name_claim`) and holds the transaction."""
+    project = Project.objects.create(
+        name=name, normalized_name=normalized_name, name_skeleton=name_skeleton(normalized_name)
+    )
+    # A former Owner made it again (the claim allowed it): the reservation has done its job.
+    ReservedName.objects.filter(normalized_name=normalized_name).delete()
+    Role.objects.create(project=project, user=owner, role_name=Role.OWNER)
+    journal_record(project=project, action="create", mark_root_stale=False)
+    return project
 
 
 def release_yank(*, release: Release, reason: str, actor: User, request: HttpRequest) -> None:
@@ -122,7 +136,8 @@ def release_yank(*, release: Release, reason: str, actor: User, request: HttpReq
             version=release.version,
             reason=reason,
         )
-    _tell_owners(release.project, f"{release.version} yanked", f"yanked {release.version}", actor)
+    what = f"yanked {release.version}"
+    owners_tell(release.project, f"{release.version} yanked", what, actor.username)
 
 
 def release_unyank(*, release: Release, actor: User, request: HttpRequest) -> None:
@@ -139,7 +154,7 @@ def release_unyank(*, release: Release, actor: User, request: HttpRequest) -> No
             version=release.version,
         )
     what = f"un-yanked {release.version}"
-    _tell_owners(release.project, f"{release.version} un-yanked", what, actor)
+    owners_tell(release.project, f"{release.version} un-yanked", what, actor.username)
 
 
 def _remove_stored(paths: list[str]) -> None:
@@ -173,7 +188,8 @@ def file_delete(*, file: File, actor: User, request: HttpRequest) -> None:
             filename=file.filename,
         )
     transaction.on_commit(lambda: _remove_stored(paths))
-    _tell_owners(project, f"{file.filename} deleted", f"deleted the file {file.filename}", actor)
+    what = f"deleted the file {file.filename}"
+    owners_tell(project, f"{file.filename} deleted", what, actor.username)
 
 
 def release_delete(*, release: Release, actor: User, request: HttpRequest) -> None:
@@ -193,7 +209,7 @@ def release_delete(*, release: Release, actor: User, request: HttpRequest) -> No
         )
     transaction.on_commit(lambda: _remove_stored(paths))
     what = f"deleted the release {release.version} and its files"
-    _tell_owners(project, f"{release.version} deleted", what, actor)
+    owners_tell(project, f"{release.version} deleted", what, actor.username)
 
 
 def project_delete(

@@ -2,6 +2,8 @@ from django.urls import path, re_path
 
 from packyard.packages import manage, views
 from packyard.packages.index import xmlrpc
+from packyard.packages.trusted import manage as trusted_manage
+from packyard.packages.trusted import views as trusted_views
 from packyard.packages.upload import views as upload_views
 
 app_name = "packages"
@@ -11,6 +13,10 @@ urlpatterns = [
     path("legacy/", upload_views.upload, name="upload"),
     path("legacy", upload_views.upload),
     path("search/", views.search, name="search"),
+    path("_/oidc/audience", trusted_views.audience, name="oidc-audience"),
+    path("_/oidc/mint-token", trusted_views.mint_token, name="oidc-mint-token"),
+    path("_/oidc/burn-token", trusted_views.burn_token, name="oidc-burn-token"),
+    path(".well-known/pytp", trusted_views.pytp_discovery, name="pytp"),
     path("_/auth/read", views.read_check, name="read-check"),
     path("user/<str:username>/", views.user_page, name="user"),
     path("simple/", views.simple_index, name="simple-index"),
@@ -31,6 +37,16 @@ urlpatterns = [
         name="collaborators",
     ),
     path("manage/project/<str:name>/", manage.project_settings, name="settings"),
+    path(
+        "manage/project/<str:name>/publishing/",
+        trusted_manage.project_publishing,
+        name="publishing",
+    ),
+    path(
+        "manage/account/publishing/",
+        trusted_manage.pending_publishing,
+        name="pending-publishing",
+    ),
     path("manage/project/<str:name>/yank/", manage.release_yank, name="yank"),
     path("manage/project/<str:name>/delete-file/", manage.delete_file, name="delete-file"),
     path("manage/project/<str:name>/delete-release/", manage.delete_release, name="delete-release"),

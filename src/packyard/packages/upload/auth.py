@@ -10,16 +10,37 @@ from packyard.accounts.models import User
 from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.services import password_check
 from packyard.http import Credentials, MalformedCredentials, client_ip, credentials_from_header
+from packyard.packages.trusted.credentials import (
+    PublisherIdentity,
+    is_publisher_token,
+    publisher_token_check,
+)
 from packyard.packages.upload.errors import UploadRefused
-from packyard.tokens.check import TOKEN_FAILURES, TokenIdentity, token_authenticate
+from packyard.tokens.check import (
+    TOKEN_FAILURES,
+    TokenIdentity,
+    token_authenticate,
+    token_failures_per_ip,
+)
 from packyard.tokens.errors import GENERIC_FAILURE, TokenError
 from packyard.twofactor.services import two_factor_missing, user_has_two_factor
 
 
 @dataclass
 class Uploader:
-    user: User
+    # None for a trusted publisher, which uploads for its project and is nobody's account.
+    user: User | None
     identity: TokenIdentity | None  # None when a password was used, where policy allows it
+    publisher: PublisherIdentity | None = None
+
+    @property
+    def method(self) -> str:
+        """The credential, in the words of the project's history and its Owners' emails."""
+        if self.publisher is not None:
+            return "trusted publisher"
+        if self.identity is not None:
+            return f"token {self.identity.token.description!r}"
+        return "password"
 
 
 def _tokens_page() -> str:
@@ -77,6 +98,8 @@ def authenticate(request: HttpRequest) -> Uploader:
     credentials = _credentials(request)
     if credentials.token is None:
         return _password_upload(request, credentials.username, credentials.secret)
+    if is_publisher_token(credentials.token):
+        return _publisher_upload(request, credentials.token)
     try:
         identity = token_authenticate(raw=credentials.token, client_ip=client_ip(request))
     except TokenError as exc:
@@ -86,6 +109,20 @@ def authenticate(request: HttpRequest) -> Uploader:
     _check_account(identity.user)
     _check_two_factor_policy(identity)
     return Uploader(user=identity.user, identity=identity)
+
+
+def _publisher_upload(request: HttpRequest, raw: str) -> Uploader:
+    limit = token_failures_per_ip()
+    address = client_ip(request)
+    try:
+        limit.hit(address)  # counted before the check, as for API tokens; a good one gives back
+        identity = publisher_token_check(raw)
+    except TokenError as exc:
+        raise UploadRefused(str(exc), 403) from None
+    except RateLimited as exc:
+        raise exc.refusal(TOKEN_FAILURES) from None
+    limit.give_back(address)
+    return Uploader(user=None, identity=None, publisher=identity)
 
 
 def _check_two_factor_policy(identity: TokenIdentity) -> None:

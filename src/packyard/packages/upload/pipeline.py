@@ -6,6 +6,7 @@ and record who uploaded what."""
 import hmac
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, QueryDict
 from packaging.utils import canonicalize_name
 
@@ -13,15 +14,17 @@ from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Limit, RateLimited, hit_all
 from packyard.http import Refused, client_ip
 from packyard.packages.events import ProjectEventTag, project_event_record
-from packyard.packages.models import File, Project, Role
+from packyard.packages.models import File, Project, Publisher, Role
 from packyard.packages.services import (
     NameReserved,
     ProjectActionError,
     project_name_claim,
 )
+from packyard.packages.trusted.credentials import PublisherIdentity
+from packyard.packages.trusted.publishers import publisher_describe, untrusted_upload_tell
 from packyard.packages.upload import archive, auth, metadata, receive, store
 from packyard.packages.upload.errors import UploadRefused
-from packyard.tokens.errors import TokenScopeError
+from packyard.tokens.errors import TokenError, TokenScopeError
 
 DIGEST_FIELDS = ("sha256_digest", "blake2_256_digest", "md5_digest")
 
@@ -74,6 +77,7 @@ def _check_new_project(request: HttpRequest, uploader: auth.Uploader) -> None:
     """An early answer before the archive is read; the creation is counted (atomically, in the
     upload's transaction) when the project row is made."""
     user = uploader.user
+    assert user is not None  # a trusted publisher never creates a project here
     # The operator's own tokens (`packyard token create`) import in bulk, e.g. a migration.
     if not _by_operator(uploader):
         try:
@@ -108,8 +112,14 @@ class UploadAuthorizer:
         self.normalized_name = normalized_name
         self.version = version
         self.creating = False
+        self.publisher: Publisher | None = None  # the trusted publisher that uploads, if one
 
     def __call__(self, project: Project | None) -> None:
+        if self.uploader.publisher is not None:
+            self._authorize_publisher(self.uploader.publisher, project)
+            return
+        user = self.uploader.user
+        assert user is not None  # every credential but a publisher's belongs to an account
         if self.uploader.identity is not None:
             try:
                 self.uploader.identity.check_project(
@@ -121,20 +131,43 @@ class UploadAuthorizer:
                 raise UploadRefused(str(exc), 403) from None
         self.creating = project is None
         if project is None:
-            _claim_name(self.normalized_name, self.uploader.user)
+            _claim_name(self.normalized_name, user)
             _check_new_project(self.request, self.uploader)
-        elif project.quarantined:
+            return
+        _check_quarantine(project)
+        if project.trusted_publishing_only:
             raise UploadRefused(
-                f"The project {project.name!r} is quarantined by this index's administrators: "
-                "uploads are closed until they review it.",
+                f"The project {project.name!r} accepts uploads only from its trusted publishers "
+                '(its Owners turned on "trusted publishing only"): publish from its CI '
+                "workflow, or ask an Owner to turn the setting off.",
                 403,
             )
-        elif not Role.objects.filter(project=project, user=self.uploader.user).exists():
+        if not Role.objects.filter(project=project, user=user).exists():
             raise UploadRefused(
-                f"The user {self.uploader.user.username!r} isn't allowed to upload to project "
-                f"{project.name!r}.",
+                f"The user {user.username!r} isn't allowed to upload to project {project.name!r}.",
                 403,
             )
+
+    def _authorize_publisher(self, identity: PublisherIdentity, project: Project | None) -> None:
+        """A trusted publisher uploads to the existing projects it was given a token for."""
+        try:
+            publisher = identity.publisher_for(project)
+            assert project is not None  # publisher_for refuses a project to create
+            identity.check_project(project=project, version=self.version)
+        except TokenError as exc:
+            raise UploadRefused(str(exc), 403) from None
+        _check_quarantine(project)
+        self.publisher = publisher
+        self.creating = False
+
+
+def _check_quarantine(project: Project) -> None:
+    if project.quarantined:
+        raise UploadRefused(
+            f"The project {project.name!r} is quarantined by this index's administrators: "
+            "uploads are closed until they review it.",
+            403,
+        )
 
 
 def process(request: HttpRequest, uploader: auth.Uploader) -> None:
@@ -172,13 +205,14 @@ def process(request: HttpRequest, uploader: auth.Uploader) -> None:
             received=received,
             core_metadata=checked.core_metadata,
             declared_dynamic=tuple(value.strip() for value in fields.getlist("dynamic")),
+            published_by=uploader.publisher.token.run if uploader.publisher is not None else {},
         )
         store.record_upload(
             upload=upload,
             user=uploader.user,
             authorize=authorize,
             recorded=lambda project, file: _record_event(
-                request, uploader, project, file, created=authorize.creating
+                request, uploader, authorize, project, file
             ),
         )
     finally:
@@ -186,11 +220,15 @@ def process(request: HttpRequest, uploader: auth.Uploader) -> None:
 
 
 def _record_event(
-    request: HttpRequest, uploader: auth.Uploader, project: Project, file: File, *, created: bool
+    request: HttpRequest,
+    uploader: auth.Uploader,
+    authorize: UploadAuthorizer,
+    project: Project,
+    file: File,
 ) -> None:
     """Who uploaded what, with which credential, from where: in the project's history."""
-    token = uploader.identity.token if uploader.identity is not None else None
-    if created:
+    if authorize.creating:
+        assert uploader.user is not None  # only an account's credential creates a project
         if not _by_operator(uploader):
             # Inside the upload's transaction: a refused or failed upload takes its count along.
             try:
@@ -204,6 +242,16 @@ def _record_event(
             request=request,
             name=project.name,
         )
+    details: dict[str, str] = {}
+    if uploader.identity is not None:
+        details["token_id"] = str(uploader.identity.token.id)
+    if uploader.publisher is not None and authorize.publisher is not None:
+        details |= {
+            "token_id": str(uploader.publisher.token.id),
+            "publisher": publisher_describe(authorize.publisher),
+            "publisher_id": str(authorize.publisher.id),
+            **{f"run_{name}": value for name, value in uploader.publisher.token.run.items()},
+        }
     project_event_record(
         projects=[project],
         tag=ProjectEventTag.FILE_ADD,
@@ -211,6 +259,11 @@ def _record_event(
         request=request,
         filename=file.filename,
         version=file.release.version,
-        method=f"token {token.description!r}" if token is not None else "password",
-        token_id=str(token.id) if token is not None else "",
+        method=uploader.method,
+        **details,
     )
+    if uploader.user is not None and project.publishers.exists():
+        user, filename = uploader.user, file.filename
+        transaction.on_commit(
+            lambda: untrusted_upload_tell(project, filename, user, uploader.method)
+        )

@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -23,15 +23,8 @@ from packaging.utils import canonicalize_name, canonicalize_version
 from packyard.accounts.models import User
 from packyard.packages.index import pages
 from packyard.packages.index.journal import journal_record
-from packyard.packages.models import (
-    File,
-    Project,
-    Release,
-    ReservedName,
-    Role,
-    UsedFilename,
-    name_skeleton,
-)
+from packyard.packages.models import File, Project, Release, UsedFilename
+from packyard.packages.services import project_create
 from packyard.packages.upload.errors import UploadRefused
 from packyard.packages.upload.metadata import info_from_metadata
 from packyard.packages.upload.receive import ReceivedFile
@@ -49,6 +42,8 @@ class Upload:
     core_metadata: bytes | None
     # Dynamic field names as the client wrote them (packaging reads them in lower case).
     declared_dynamic: tuple[str, ...] = ()
+    # The CI run a trusted publisher's token came from (rules.run_of), shown beside the file.
+    published_by: dict[str, str] = field(default_factory=dict)
 
     @property
     def normalized_name(self) -> str:
@@ -111,22 +106,18 @@ def description_html(text: str, declared_type: str, *, refuse_broken: bool = Tru
 Authorizer = Callable[[Project | None], None]
 
 
-def _lock_or_create_project(upload: Upload, user: User, authorize: Authorizer) -> Project:
+def _lock_or_create_project(upload: Upload, user: User | None, authorize: Authorizer) -> Project:
     """The project, locked for this transaction, or a new one with the uploader as its Owner."""
     project = (
         Project.objects.select_for_update().filter(normalized_name=upload.normalized_name).first()
     )
     authorize(project)
     if project is None:
-        project = Project.objects.create(
-            name=upload.metadata.name,
-            normalized_name=upload.normalized_name,
-            name_skeleton=name_skeleton(upload.normalized_name),
+        if user is None:  # a trusted publisher's token is for an existing project only
+            raise UploadRefused("This upload cannot create a project.", 403)
+        project = project_create(
+            name=upload.metadata.name, normalized_name=upload.normalized_name, owner=user
         )
-        # A former Owner made it again (authorize allowed it): the reservation has done its job.
-        ReservedName.objects.filter(normalized_name=upload.normalized_name).delete()
-        Role.objects.create(project=project, user=user, role_name=Role.OWNER)
-        journal_record(project=project, action="create", mark_root_stale=False)
     return project
 
 
@@ -158,6 +149,7 @@ def file_create(
     uploader: User | None,
     core_metadata: bytes | None,
     upload_time: datetime | None = None,
+    published_by: dict[str, str] | None = None,
 ) -> File:
     """A file's rows: its name taken for good, its place in the store by content, and its
     core metadata served beside it (PEP 658). The caller stores the bytes."""
@@ -176,6 +168,7 @@ def file_create(
         requires_python=requires_python,
         upload_time=upload_time or timezone.now(),
         uploader=uploader,
+        published_by=published_by or {},
         metadata_path=path + ".metadata" if core_metadata is not None else "",
         metadata_sha256=(
             hashlib.sha256(core_metadata).hexdigest() if core_metadata is not None else ""
@@ -189,7 +182,7 @@ def file_added(file: File) -> str:
     return f"add {kind} file {file.filename}"
 
 
-def _release_for(project: Project, upload: Upload, user: User) -> Release:
+def _release_for(project: Project, upload: Upload, user: User | None) -> Release:
     version = str(upload.metadata.version)
     canonical = canonicalize_version(upload.metadata.version, strip_trailing_zero=True)
     release = Release.objects.filter(project=project, canonical_version=canonical).first()
@@ -228,7 +221,7 @@ Recorder = Callable[[Project, File], None]
 
 
 def _record(
-    upload: Upload, user: User, authorize: Authorizer, created: list[str], recorded: Recorder
+    upload: Upload, user: User | None, authorize: Authorizer, created: list[str], recorded: Recorder
 ) -> None:
     received = upload.received
     with transaction.atomic():
@@ -246,6 +239,7 @@ def _record(
             requires_python=str(upload.metadata.requires_python or ""),
             uploader=user,
             core_metadata=upload.core_metadata,
+            published_by=upload.published_by,
         )
         Project.objects.filter(pk=project.pk).update(
             updated=timezone.now(), search_summary=release.summary
@@ -263,7 +257,9 @@ def _record(
         pages.index_invalidate()  # last: the root's row stays locked only until the commit
 
 
-def record_upload(*, upload: Upload, user: User, authorize: Authorizer, recorded: Recorder) -> None:
+def record_upload(
+    *, upload: Upload, user: User | None, authorize: Authorizer, recorded: Recorder
+) -> None:
     """Create the rows and store the bytes in one transaction; undo the store if it fails."""
     for attempt in range(2):
         created_paths: list[str] = []
