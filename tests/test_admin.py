@@ -137,3 +137,23 @@ def test_admin_changes_to_an_account_are_recorded_and_emailed(alice, bob):
     event = bob.events.get(tag="account:changed_by_admin")
     assert "email" in event.additional["fields"]
     assert any("changed by an administrator" in m.subject for m in mail.outbox)
+
+
+def test_staff_remove_a_trusted_publisher_as_an_owner_would(alice, bob, oidc):
+    from packyard.packages.events import ProjectEventTag
+    from packyard.packages.models import ProjectEvent, Publisher
+    from tests.packages.trusted.helpers import github_publisher, project_of
+
+    publisher = github_publisher(project_of(bob), oidc["github"])
+    staff = browser_for(make_staff(alice))
+    page = staff.get(f"/admin/packages/publisher/{publisher.pk}/delete/")
+    assert page.status_code == 200
+    mail.outbox.clear()
+    staff.post(
+        f"/admin/packages/publisher/{publisher.pk}/delete/",
+        {"post": "yes", "csrfmiddlewaretoken": staff.cookies["csrftoken"].value},
+    )
+    assert not Publisher.objects.exists()
+    removed = ProjectEvent.objects.get(tag=ProjectEventTag.PUBLISHER_REMOVED)
+    assert removed.actor == alice
+    assert [m.to for m in mail.outbox] == [[bob.email]]

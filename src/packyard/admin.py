@@ -18,8 +18,9 @@ from packyard.accounts.services import (
     account_freeze,
     account_unfreeze,
 )
-from packyard.packages.models import Project, ProjectEvent, ReservedName
+from packyard.packages.models import Project, ProjectEvent, Publisher, ReservedName
 from packyard.packages.services import project_delete, project_quarantine
+from packyard.packages.trusted.publishers import publisher_remove
 from packyard.twofactor.services import second_factors_reset, user_has_two_factor
 
 
@@ -166,6 +167,7 @@ class ProjectAdmin(admin.ModelAdmin):
         "updated",
         "search_summary",
         "quarantined",
+        "trusted_publishing_only",
     )
     fields = readonly_fields
     actions = [quarantine_projects, release_projects]
@@ -224,7 +226,43 @@ class ReservedNameAdmin(admin.ModelAdmin):
         return False
 
 
+class PublisherAdmin(admin.ModelAdmin):
+    """Trusted publishers, for staff to see and remove (Owners add them on the project's
+    pages, the operator with `packyard publisher add`)."""
+
+    list_display = ("id", "project", "pending_name", "kind", "issuer_url", "created")
+    list_filter = ("kind",)
+    search_fields = ("project__normalized_name", "pending_normalized_name", "issuer_url")
+    readonly_fields = (
+        "project",
+        "pending_name",
+        "added_by",
+        "issuer_url",
+        "kind",
+        "claims",
+        "allowed_events",
+        "created",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    # Removed as an Owner removes one: recorded in the project's history, told to its Owners.
+    def delete_model(self, request: HttpRequest, obj: Publisher) -> None:
+        assert isinstance(request.user, User)
+        publisher_remove(publisher=obj, actor=request.user, request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Publisher]) -> None:
+        for publisher in queryset:
+            self.delete_model(request, publisher)
+
+
 site.register(User, PackyardUserAdmin)
+site.register(Publisher, PublisherAdmin)
 site.register(ReservedName, ReservedNameAdmin)
 site.register(Event, EventAdmin)
 site.register(Project, ProjectAdmin)

@@ -198,6 +198,8 @@ def test_login_steps_and_project_pages_are_accessible(
         ("collaborators", "/manage/project/a11y-pages/collaborators/"),
         ("credentials", "/manage/project/a11y-pages/credentials/"),
         ("project-history", "/manage/project/a11y-pages/history/"),
+        ("publishing", "/manage/project/a11y-pages/publishing/"),
+        ("pending-publishing", "/manage/account/publishing/"),
         ("invitations", "/manage/account/invitations/"),
         ("password-change", "/manage/account/password/"),
         ("reauthenticate", "/account/reauthenticate/?next=/manage/account/"),

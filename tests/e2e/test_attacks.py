@@ -4,6 +4,7 @@ threads and sockets, not one request at a time through Django's test client."""
 import base64
 import http.client
 import http.server
+import json
 import re
 import socket
 import threading
@@ -19,6 +20,7 @@ from playwright.sync_api import Browser
 
 from tests import dists
 from tests.e2e.conftest import PASSWORD, SOCKET_TIMEOUT, Server
+from tests.oidc_issuer import github_claims
 
 pytestmark = pytest.mark.e2e
 
@@ -63,9 +65,9 @@ def _limits_forgotten(server: Server):
     )
 
 
-def burst(send) -> Counter[int]:
-    """Send BURST requests at once from real threads; count the answers by status."""
-    barrier = threading.Barrier(BURST)
+def burst(send, size: int = BURST) -> Counter[int]:
+    """Send `size` requests at once from real threads; count the answers by status."""
+    barrier = threading.Barrier(size)
     statuses: list[int] = []
     lock = threading.Lock()
 
@@ -75,7 +77,7 @@ def burst(send) -> Counter[int]:
         with lock:
             statuses.append(status)
 
-    threads = [threading.Thread(target=one) for _ in range(BURST)]
+    threads = [threading.Thread(target=one) for _ in range(size)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -268,3 +270,58 @@ def test_request_headers_under_the_limit_pass(server: Server):
     response.read()
     connection.close()
     assert response.status == 200
+
+
+def test_parallel_exchanges_of_one_identity_token_mint_once(server: Server, oidc_servers):
+    """One CI token sent 16 times at once, to a pending publisher whose first exchange creates
+    the project: one upload token, one project, the rest refused."""
+    github = oidc_servers["github"]
+    server.create_user("burstci")
+    claims = {
+        "repository": "octo/e2e-burst",
+        "repository_id": "5150",
+        "repository_owner_id": "77",
+        "workflow": "release.yml",
+    }
+    server.packyard(
+        "publisher",
+        "add",
+        "e2e-burst",
+        "--issuer",
+        github.url,
+        *(f"--claim={key}={value}" for key, value in claims.items()),
+        "--pending",
+        "--owner",
+        "burstci",
+    )
+    identity_token = github.token(
+        aud="localhost", **github_claims("octo/e2e-burst", repository_id="5150")
+    )
+    body = json.dumps({"token": identity_token}).encode()
+
+    def exchange() -> int:
+        request = urllib.request.Request(
+            f"{server.url}/_/oidc/mint-token",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as refused:
+            with refused:
+                return int(refused.code)
+
+    answers = burst(exchange, size=16)
+    assert answers[200] == 1
+    assert answers[422] == 15
+    counted = server.packyard(
+        "manage",
+        "shell",
+        "--no-imports",
+        "-c",
+        "from packyard.packages.models import Project, PublisherToken\n"
+        "print(Project.objects.filter(normalized_name='e2e-burst').count(), "
+        "PublisherToken.objects.filter(run__source='octo/e2e-burst').count())",
+    )
+    assert counted.stdout.split() == ["1", "1"]

@@ -178,3 +178,42 @@ def test_project_page_reads_well(page: Page, server, tools, tmp_path):
     shot(page, "project-page")
     page.goto(f"{server.url}/")
     shot(page, "home")
+
+
+def test_an_owner_adds_a_trusted_publisher_and_limits_uploads_to_it(
+    page: Page, server, tools, tmp_path, oidc_servers
+):
+    person(server, "tpowner")
+    token = token_for(server, "tpowner")
+    publish(tools, server, token, tmp_path, "e2e-tpweb", ["1.0"])
+    log_in(page, server, "tpowner")
+    page.goto(f"{server.url}/manage/project/e2e-tpweb/")
+    page.get_by_role("link", name="Trusted publishing").click()
+    page.get_by_label("Issuer (the CI system)").select_option(oidc_servers["github"].url)
+    page.get_by_label(re.compile("Claims the identity token must carry")).fill(
+        "repository=octo/e2e-tpweb\nrepository_id=31337\nrepository_owner_id=77\n"
+        "workflow=release.yml\nenvironment=pypi"
+    )
+    page.get_by_role("button", name="Add publisher").click()
+    page.get_by_text(
+        "Added github octo/e2e-tpweb, workflow release.yml, environment pypi."
+    ).wait_for()
+    page.get_by_role("button", name="Accept uploads only from trusted publishers").click()
+    page.get_by_text("Uploads now come only from trusted publishers.").wait_for()
+    shot(page, "trusted-publishing")
+    refused = publish_refused(tools, server, token, tmp_path, "e2e-tpweb", "2.0")
+    assert "trusted publishing only" in refused
+    page.goto(f"{server.url}/manage/project/e2e-tpweb/history/")
+    assert page.get_by_text("Uploads limited to trusted publishers").count() == 1
+    page.goto(f"{server.url}/manage/account/publishing/")
+    shot(page, "pending-publishing")
+
+
+def publish_refused(
+    tools: Tools, server: Server, token: str, tmp_path: Path, name: str, version: str
+) -> str:
+    path = tmp_path / dists.wheel_filename(name, version)
+    path.write_bytes(dists.make_wheel(name, version))
+    result = twine_upload(tools, server, [path], token=token, check=False)
+    assert result.returncode != 0
+    return result.stdout + result.stderr

@@ -15,11 +15,18 @@ def _invitation_withdrawn(details: Details) -> str:
     return f"{sentence}: {details['reason']}" if details.get("reason") else sentence
 
 
+def _file_added(details: Details) -> str:
+    uploaded = f"{details.get('filename', '')} uploaded ({details.get('version', '')})"
+    if details.get("publisher"):
+        run = f"{details.get('run_source', '')} run {details.get('run_run', '')}"
+        ref = f" at {details['run_ref']}" if details.get("run_ref") else ""
+        return f"{uploaded} by the trusted publisher {details['publisher']} ({run}{ref})"
+    return f"{uploaded} with {details.get('method', '')}"
+
+
 SENTENCES: dict[str, Callable[[Details], str]] = {
     ProjectEventTag.CREATE: lambda d: f"Project {d.get('name', '')} created",
-    ProjectEventTag.FILE_ADD: lambda d: (
-        f"{d.get('filename', '')} uploaded ({d.get('version', '')}) with {d.get('method', '')}"
-    ),
+    ProjectEventTag.FILE_ADD: _file_added,
     ProjectEventTag.FILE_REMOVE: lambda d: f"{d.get('filename', '')} deleted",
     ProjectEventTag.RELEASE_YANK: lambda d: (
         f"{d.get('version', '')} yanked" + (f": {d['reason']}" if d.get("reason") else "")

@@ -11,7 +11,7 @@ from packyard.oidc.models import UsedJwt
 from packyard.packages.events import ProjectEventTag
 from packyard.packages.models import File, Project, ProjectEvent, PublisherToken
 from packyard.packages.trusted.publishers import publisher_add, publisher_remove
-from tests.conftest import upload_form
+from tests.conftest import browser_for, upload_form
 from tests.oidc_issuer import github_claims, gitlab_claims
 from tests.packages.trusted.helpers import (
     GITLAB_PUBLISHER,
@@ -61,6 +61,17 @@ def test_a_github_run_exchanges_its_token_and_uploads(client, demo, oidc, upload
     assert added.additional["publisher"] == "github octo/demo, workflow release.yml"
     minted_event = ProjectEvent.objects.get(project=demo, tag=ProjectEventTag.PUBLISHER_TOKEN_ADDED)
     assert minted_event.additional["ref"] == "refs/tags/v1.0"
+
+
+def test_the_history_says_which_publisher_and_run_uploaded(client, alice, demo, oidc, upload):
+    token = minted(client, oidc["github"].token(**github_claims()))
+    upload(token, upload_form("demo", "1.0"))
+    page = browser_for(alice).get("/manage/project/demo/history/").content.decode()
+    assert (
+        "demo-1.0-py3-none-any.whl uploaded (1.0) by the trusted publisher github octo/demo, "
+        "workflow release.yml (octo/demo run 1001 at refs/tags/v1.0)"
+    ) in page
+    assert "Upload token for 15 minutes given to github octo/demo" in page
 
 
 def test_the_release_page_says_which_run_published_each_file(client, demo, oidc, upload):

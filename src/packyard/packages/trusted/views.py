@@ -17,6 +17,7 @@ from packyard.oidc.issuers import configured_issuers
 from packyard.oidc.verify import IssuerUnavailable, TokenRefused, unverified_claims
 from packyard.packages.trusted.credentials import publisher_token_burn
 from packyard.packages.trusted.exchange import exchange
+from packyard.tokens.check import token_failures_per_ip
 
 # An exchange body is one JWT in JSON; the JWT itself is limited to 16 KiB by the check.
 MAX_BODY = 64 * 1024
@@ -119,7 +120,22 @@ def _shown_claims(claims: dict[str, Any]) -> dict[str, str]:
 @require_POST
 @never_cache
 def burn_token(request: HttpRequest) -> HttpResponse:
-    """End an exchanged token once the client has uploaded (uv does this); idempotent."""
+    """End an exchanged token once the client has uploaded (uv does this); idempotent. Each
+    attempt costs a lookup and an HMAC: failures count against the address as token checks."""
+    limit = token_failures_per_ip()
+    address = client_ip(request)
+    try:
+        limit.hit(address)
+    except RateLimited as exc:
+        response = _errors(
+            429,
+            "Token burn failed",
+            "rate-limited",
+            f"too many failed token checks from this address; try again "
+            f"{wait_in_words(exc.retry_after)}",
+        )
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     raw = _token_from_body(request)
     if raw is None or not publisher_token_burn(raw):
         return _errors(
@@ -128,6 +144,7 @@ def burn_token(request: HttpRequest) -> HttpResponse:
             "invalid-token",
             "not a trusted publishing token of this index",
         )
+    limit.give_back(address)
     return JsonResponse({"success": True})
 
 
