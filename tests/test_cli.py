@@ -140,3 +140,32 @@ def test_import_needs_an_owner_and_a_source(run, tmp_path: Path):
     missing = run("import", str(tmp_path / "nothing"), "--owner", "erin")
     assert missing.returncode == 2
     assert "is neither a directory nor an http(s) index address" in missing.stderr
+
+
+def test_a_data_dir_that_does_not_exist_yet_is_made_with_a_secret_key_set(run, tmp_path: Path):
+    data_dir = tmp_path / "new" / "data"
+    result = run(
+        "manage",
+        "migrate",
+        "--verbosity",
+        "0",
+        PACKYARD_DATA_DIR=str(data_dir),
+        PACKYARD_SECRET_KEY="a-set-secret-key-" + "x" * 40,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (data_dir / "packyard.sqlite3").exists()
+    assert not (data_dir / "secret_key").exists()  # the key was given: none generated
+
+
+def test_a_data_dir_that_cannot_be_made_is_named(run, tmp_path: Path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = run(
+        "manage",
+        "migrate",
+        PACKYARD_DATA_DIR=str(blocker / "data"),
+        PACKYARD_SECRET_KEY="a-set-secret-key-" + "x" * 40,
+    )
+    assert result.returncode != 0
+    assert "cannot create PACKYARD_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -9,8 +9,22 @@ from datetime import datetime, timedelta
 from packyard.env import parse_duration_seconds
 
 
-def _setup() -> None:
+def _make_data_dir() -> None:
+    """The data directory holds the SQLite database and the stored files: made before anything
+    opens the database, not only when a development key is generated into it."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packyard.settings")
+    from django.conf import settings
+
+    try:
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(
+            f"packyard: cannot create PACKYARD_DATA_DIR {settings.DATA_DIR}: {exc.strerror}"
+        ) from None
+
+
+def _setup() -> None:
+    _make_data_dir()
     import django
 
     django.setup()
@@ -336,7 +350,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_manage(args: argparse.Namespace) -> int:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "packyard.settings")
+    _make_data_dir()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["packyard manage", *args.args])

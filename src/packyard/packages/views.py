@@ -1,3 +1,4 @@
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,8 @@ from packyard.packages.index.queries import ProjectListing, project_listing
 from packyard.packages.index.routes import json_api_route, simple_route, simple_url
 from packyard.packages.models import File, Project, Release
 from packyard.packages.search import project_search
+
+logger = logging.getLogger(__name__)
 
 
 def _not_acceptable() -> HttpResponse:
@@ -146,34 +149,39 @@ def front_proxy_project(uri: str) -> str | None:
 @require_safe
 @read_access
 def file_download(request: HttpRequest, path: str) -> HttpResponseBase:
-    if path.endswith(".metadata"):
-        file = (
-            File.objects.filter(metadata_path=path, release__project__quarantined=False)
-            .select_related("release__project")
-            .exclude(metadata_path="")
-            .first()
-        )
-        if file is None:
-            raise Http404("No such file")
-        require_readable(request, file.release.project.normalized_name)
-        return serve_stored(
-            request,
-            path=path,
-            filename=file.filename + ".metadata",
-            size=default_storage.size(path),
-            sha256=file.metadata_sha256,
-        )
-    file = (
-        File.objects.filter(path=path, release__project__quarantined=False)
-        .select_related("release__project")
-        .first()
+    is_metadata = path.endswith(".metadata")
+    rows = File.objects.filter(release__project__quarantined=False).select_related(
+        "release__project"
     )
+    if is_metadata:
+        file = rows.filter(metadata_path=path).exclude(metadata_path="").first()
+    else:
+        file = rows.filter(path=path).first()
     if file is None:
         raise Http404("No such file")
     require_readable(request, file.release.project.normalized_name)
-    return serve_stored(
-        request, path=path, filename=file.filename, size=file.size, sha256=file.sha256_digest
-    )
+    try:
+        if is_metadata:
+            return serve_stored(
+                request,
+                path=path,
+                filename=file.filename + ".metadata",
+                size=default_storage.size(path),
+                sha256=file.metadata_sha256,
+            )
+        return serve_stored(
+            request, path=path, filename=file.filename, size=file.size, sha256=file.sha256_digest
+        )
+    except OSError:
+        # A row whose bytes the store does not have: the store is failing, or out of step with
+        # the database (`packyard check` lists such files). Installers retry a 503; a 500 makes
+        # pip give up.
+        logger.exception("the file store has no bytes for %s", path)
+        response = plain_error(
+            503, "This file is missing from the index's file store; try again later."
+        )
+        response["Retry-After"] = "60"
+        return response
 
 
 def _listing_or_404(name: str) -> ProjectListing:

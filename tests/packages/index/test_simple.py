@@ -134,6 +134,19 @@ def test_file_download_headers(client, published):
     assert response["Content-Length"] == str(stored.size)
 
 
+@pytest.mark.parametrize("suffix", ["", ".metadata"], ids=["file", "metadata"])
+def test_a_file_whose_bytes_are_missing_answers_503_not_500(client, published, suffix):
+    """Seen when the bytes were stored on another node's disk: installers retry a 503."""
+    from django.core.files.storage import default_storage
+
+    stored = File.objects.get(filename="demo_pkg-1.0-py3-none-any.whl")
+    default_storage.delete(stored.path + suffix)
+    response = client.get(f"/{stored.path}{suffix}")
+    assert response.status_code == 503
+    assert "missing from the index's file store" in response.content.decode()
+    assert response["Retry-After"] == "60"
+
+
 def test_file_head_has_length_and_no_body(client, published):
     stored = File.objects.get(filename="demo_pkg-1.0-py3-none-any.whl")
     response = client.head(f"/{stored.path}")
