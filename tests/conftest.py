@@ -1,7 +1,11 @@
 import base64
 import json
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ from django.utils import timezone
 from packyard.accounts.models import Event, User
 from packyard.accounts.reauth import REAUTH_AT_KEY
 from packyard.accounts.services import user_create
+from packyard.env import storage_from_url
 from packyard.tokens.mint import token_mint
 from packyard.twofactor import secretbox, totp
 from packyard.twofactor.models import RecoveryCode, TOTPDevice
@@ -25,8 +30,78 @@ from tests.oidc_issuer import TestIssuer
 PASSWORD = "a long enough pass phrase 42"
 
 
+S3_BUCKET = "packyard-tests"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server (an emulator of the S3 protocol), in a process of its own,
+    with the tests' bucket; started once, on first need."""
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError("moto's S3 server did not start") from None
+                time.sleep(0.1)  # polling a starting server, not timing a test
+        s3_client(endpoint).create_bucket(Bucket=S3_BUCKET)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def s3_storage_url(endpoint: str, prefix: str) -> str:
+    return (
+        f"s3://{S3_BUCKET}/{prefix}?endpoint_url={endpoint}&region=us-east-1&addressing_style=path"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_stores` run on local files and again on an S3 bucket."""
+    if metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("_isolated_file_store", ["files", "s3"], indirect=True)
+
+
 @pytest.fixture(autouse=True)
-def _isolated_file_store(settings: Any, tmp_path: Path) -> None:
+def _isolated_file_store(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> None:
+    """Each test's own file store: a directory, or (for `both_stores` tests, the second time) a
+    prefix of its own in the S3 bucket."""
+    if getattr(request, "param", "files") == "s3":
+        endpoint = request.getfixturevalue("s3_endpoint")
+        default = storage_from_url(s3_storage_url(endpoint, tmp_path.name))
+        options = dict(default["OPTIONS"])
+        options |= {"access_key": "testing", "secret_key": "testing"}
+        settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": options}}
+        return
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {

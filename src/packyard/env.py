@@ -3,6 +3,7 @@
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -133,6 +134,58 @@ def database_from_url(url: str, name: str = "PACKYARD_DATABASE_URL") -> dict[str
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
     }
+
+
+S3_QUERY_OPTIONS = {"endpoint_url", "region", "addressing_style"}
+
+
+def storage_from_url(url: str, name: str = "PACKYARD_STORAGE_URL") -> dict[str, Any]:
+    """Django's default storage from `file:///dir` or `s3://bucket/prefix?endpoint_url=...`.
+
+    S3 credentials come from the standard AWS variables (AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY, or their _FILE forms), or from the machine's role."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise ImproperlyConfigured(
+                f"{name}: file:// needs an absolute directory, as in file:///var/lib/files."
+            )
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": unquote(parts.path), "file_permissions_mode": 0o640},
+        }
+    if parts.scheme != "s3" or not parts.hostname:
+        raise ImproperlyConfigured(
+            f"{name} must be file:///directory or s3://bucket/prefix, not {url!r}."
+        )
+    query = dict(pair.partition("=")[::2] for pair in filter(None, parts.query.split("&")))
+    unknown = set(query) - S3_QUERY_OPTIONS
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{name}: unknown options {sorted(unknown)}; use {sorted(S3_QUERY_OPTIONS)}."
+        )
+    options: dict[str, Any] = {
+        "bucket_name": parts.hostname,
+        "location": unquote(parts.path.strip("/")),
+        # Keys are content addresses, checked for before every write: never renamed.
+        "file_overwrite": True,
+        "default_acl": None,
+        "querystring_auth": True,
+        "signature_version": "s3v4",
+        # What a read buffers before spilling to a temporary file (downloads stream instead).
+        "max_memory_size": 8 * 1024 * 1024,
+    }
+    if query.get("endpoint_url"):
+        options["endpoint_url"] = unquote(query["endpoint_url"])
+    if query.get("region"):
+        options["region_name"] = unquote(query["region"])
+    if query.get("addressing_style"):
+        options["addressing_style"] = unquote(query["addressing_style"])
+    access_key = env_secret("AWS_ACCESS_KEY_ID")
+    secret_key = env_secret("AWS_SECRET_ACCESS_KEY")
+    if access_key or secret_key:
+        options |= {"access_key": access_key, "secret_key": secret_key}
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
 
 
 @dataclass(frozen=True)

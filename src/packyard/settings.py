@@ -18,6 +18,7 @@ from packyard.env import (
     env_secret,
     env_size,
     env_str,
+    storage_from_url,
 )
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -166,13 +167,19 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Where distribution files live: a directory, or an S3-compatible bucket (docs/deployment.md).
+PACKYARD_STORAGE_URL = env_str("PACKYARD_STORAGE_URL", f"file://{DATA_DIR / 'files'}")
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": DATA_DIR / "files", "file_permissions_mode": 0o640},
-    },
+    "default": storage_from_url(PACKYARD_STORAGE_URL),
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Downloads from an S3 store: "stream" passes the bytes through Packyard; "presigned" answers
+# with a redirect to a link into the bucket that works for five minutes.
+PACKYARD_FILES_REDIRECT = env_choice("PACKYARD_FILES_REDIRECT", "stream", ("stream", "presigned"))
+if PACKYARD_FILES_REDIRECT == "presigned" and not PACKYARD_STORAGE_URL.startswith("s3://"):
+    raise ImproperlyConfigured(
+        "PACKYARD_FILES_REDIRECT=presigned needs an s3:// PACKYARD_STORAGE_URL."
+    )
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True

@@ -5,7 +5,8 @@ from django.core.files.storage import default_storage
 from packyard.packages.models import File, Project, ProjectEvent, Release, Role
 from tests.conftest import browser_for, upload_form
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on local files and again on an S3 bucket.
+pytestmark = [pytest.mark.django_db, pytest.mark.both_stores]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from packyard.accounts.events import EventTag, event_record
 from packyard.accounts.models import User
 from packyard.accounts.services import security_email_send
 from packyard.packages.events import ProjectEventTag, project_event_record
+from packyard.packages.filestore import STORE_ERRORS
 from packyard.packages.index import pages
 from packyard.packages.index.journal import journal_record, journal_record_name
 from packyard.packages.models import File, Project, Release, ReservedName, Role, name_skeleton
@@ -162,7 +163,7 @@ def _remove_stored(paths: list[str]) -> None:
     for path in paths:
         try:
             default_storage.delete(path)
-        except OSError:
+        except STORE_ERRORS:
             logger.exception("could not remove %s from the file store", path)
 
 

@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name, canonicalize_version
 
 from packyard.accounts.models import User
 from packyard.http import plain_error
+from packyard.packages.filestore import STORE_ERRORS
 from packyard.packages.index import jsonapi, pages, simple
 from packyard.packages.index.access import (
     read_access,
@@ -172,7 +173,7 @@ def file_download(request: HttpRequest, path: str) -> HttpResponseBase:
         return serve_stored(
             request, path=path, filename=file.filename, size=file.size, sha256=file.sha256_digest
         )
-    except OSError:
+    except STORE_ERRORS:
         # A row whose bytes the store does not have: the store is failing, or out of step with
         # the database (`packyard check` lists such files). Installers retry a 503; a 500 makes
         # pip give up.

@@ -10,7 +10,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import default_storage
 
 from packyard.packages.importer.reading import ImportRefused
 from packyard.packages.importer.service import import_from
@@ -18,8 +18,10 @@ from packyard.packages.importer.sources import DirectorySource, IndexSource, Jso
 from packyard.packages.models import File, JournalEntry, ProjectEvent, Release
 from tests.conftest import basic_auth
 from tests.packages.importer.legacy import legacy_tree
+from tests.packages.upload.helpers import store_class, store_failure
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on local files and again on an S3 bucket.
+pytestmark = [pytest.mark.django_db, pytest.mark.both_stores]
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 
 
@@ -246,14 +248,14 @@ def test_a_file_the_store_refuses_leaves_nothing_and_the_next_run_goes_on(
 ):
     legacy_tree(tmp_path / "tree")
     source = DirectorySource(tmp_path / "tree", patterns=["django", "pyyaml"])
-    saving = FileSystemStorage.save
+    saving = store_class().save
 
     def full_disk(storage, name, content, *args, **kwargs):
         if name.endswith(".zip"):
-            raise OSError("No space left on device")
+            raise store_failure()
         return saving(storage, name, content, *args, **kwargs)
 
-    monkeypatch.setattr(FileSystemStorage, "save", full_disk)
+    monkeypatch.setattr(store_class(), "save", full_disk)
     first = {o.filename: o for o in import_from(source, owner=alice)}
     assert first["Django-3.2.tar.gz"].status == "imported"
     assert (first["PyYAML-5.4.1.zip"].status, first["PyYAML-5.4.1.zip"].reason) == (

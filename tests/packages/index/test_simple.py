@@ -11,7 +11,8 @@ from packyard.packages.models import File, Release
 from tests import dists
 from tests.conftest import basic_auth, upload_form
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on local files and again on an S3 bucket.
+pytestmark = [pytest.mark.django_db, pytest.mark.both_stores]
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 FORMAT_JSON = "?format=" + quote(JSON_V1)
 

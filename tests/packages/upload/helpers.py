@@ -20,9 +20,10 @@ def stored_files() -> list[str]:
     stack = [""]
     while stack:
         prefix = stack.pop()
-        dirs, files = (
-            default_storage.listdir(prefix) if default_storage.exists(prefix or ".") else ([], [])
-        )
+        try:
+            dirs, files = default_storage.listdir(prefix)
+        except FileNotFoundError:  # a directory store not made yet (a bucket lists nothing)
+            dirs, files = [], []
         stack.extend(f"{prefix}{d}/" for d in dirs)
         found.extend(f"{prefix}{f}" for f in files)
     return found
@@ -55,3 +56,20 @@ def raw_multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[b
 
 def text_fields(form: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def store_class() -> type[Any]:
+    """The class of the file store the test runs on (a directory, or an S3 bucket)."""
+    from django.core.files.storage import storages
+
+    return type(storages["default"])
+
+
+def store_failure() -> Exception:
+    """What the test's file store raises when its disk fills or its bucket cannot be reached."""
+    if hasattr(store_class(), "bucket_name"):
+        from botocore.exceptions import EndpointConnectionError
+
+        failure: Exception = EndpointConnectionError(endpoint_url="http://bucket.example")
+        return failure
+    return OSError("disk full")

@@ -12,7 +12,8 @@ from tests.packages.upload.helpers import (
     assert_refused,
 )
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on local files and again on an S3 bucket.
+pytestmark = [pytest.mark.django_db, pytest.mark.both_stores]
 
 
 def test_upload_wheel_creates_project_with_uploader_as_owner(upload, alice, alice_token):

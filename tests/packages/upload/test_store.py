@@ -3,7 +3,6 @@
 from typing import Any
 
 import pytest
-from django.core.files.storage import FileSystemStorage
 
 from packyard.packages.models import File, Project
 from tests import dists
@@ -11,9 +10,13 @@ from tests.conftest import upload_form
 from tests.packages.upload.helpers import (
     assert_nothing_stored,
     assert_refused,
+    store_class,
+    store_failure,
+    stored_files,
 )
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on local files and again on an S3 bucket.
+pytestmark = [pytest.mark.django_db, pytest.mark.both_stores]
 
 
 def test_identical_reupload_answers_200_and_stores_once(upload, alice_token):
@@ -47,9 +50,9 @@ def test_deleted_filename_cannot_be_reused(upload, alice_token):
 
 def test_failed_storage_leaves_no_rows(upload, alice_token, monkeypatch):
     def broken_save(*args: Any, **kwargs: Any) -> str:  # the disk fills up
-        raise OSError("disk full")
+        raise store_failure()
 
-    monkeypatch.setattr(FileSystemStorage, "save", broken_save)
+    monkeypatch.setattr(store_class(), "save", broken_save)
     response = upload(alice_token, upload_form())
     assert_refused(response, 503, "The file store is unavailable")
     assert File.objects.count() == 0
@@ -57,16 +60,16 @@ def test_failed_storage_leaves_no_rows(upload, alice_token, monkeypatch):
 
 
 def test_failed_metadata_store_removes_stored_file(upload, alice_token, monkeypatch):
-    real_save = FileSystemStorage.save
+    real_save = store_class().save
     calls: list[str] = []
 
     def save_then_fail(storage: Any, name: str, content: Any, *args: Any, **kwargs: Any) -> str:
         calls.append(name)
         if name.endswith(".metadata"):
-            raise OSError("disk full")
-        return real_save(storage, name, content, *args, **kwargs)
+            raise store_failure()
+        return str(real_save(storage, name, content, *args, **kwargs))
 
-    monkeypatch.setattr(FileSystemStorage, "save", save_then_fail)
+    monkeypatch.setattr(store_class(), "save", save_then_fail)
     response = upload(alice_token, upload_form())
     assert response.status_code == 503
     assert len(calls) == 2
@@ -80,3 +83,9 @@ def test_project_size_is_limited(upload, alice_token, settings):
     refused = upload(alice_token, upload_form("demo", "2.0"))
     assert_refused(refused, 400, "Project size too large. Limit for project 'demo'")
     assert File.objects.count() == 1
+
+
+def test_stored_files_are_seen_where_they_are_stored(upload, alice_token):
+    """The helper behind `assert_nothing_stored` finds what an upload stores, on either store."""
+    assert upload(alice_token, upload_form()).status_code == 200
+    assert len(stored_files()) == 2  # the wheel and its METADATA

@@ -8,7 +8,8 @@ from tests.packages.upload.helpers import (
     assert_refused,
 )
 
-pytestmark = pytest.mark.django_db
+# Every test here runs on local files and again on an S3 bucket.
+pytestmark = [pytest.mark.django_db, pytest.mark.both_stores]
 
 
 def test_upload_without_trailing_slash_is_accepted_not_redirected(upload, alice_token):

@@ -2,12 +2,20 @@
 
 import re
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
+
+from packyard.packages.filestore import STORE_ERRORS
 
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
 CHUNK = 256 * 1024
@@ -32,6 +40,32 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | bool | None:
     if start >= size:
         return False
     return start, end
+
+
+def _object_store() -> Any:
+    """The S3 storage when files live in a bucket (django-storages), else None."""
+    return default_storage if hasattr(default_storage, "bucket_name") else None
+
+
+def _object_span(store: Any, path: str, start: int, length: int) -> Iterator[bytes]:
+    """A span of an object, fetched now (a missing object raises here, before the response
+    starts) and streamed: django-storages' file objects would buffer the whole object first."""
+    key = f"{store.location}/{path}" if store.location else path
+    try:
+        answer = store.connection.meta.client.get_object(
+            Bucket=store.bucket_name, Key=key, Range=f"bytes={start}-{start + length - 1}"
+        )
+    except STORE_ERRORS as exc:
+        raise OSError(f"the object store could not give {key}: {exc}") from exc
+    body = answer["Body"]
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from body.iter_chunks(CHUNK)
+        finally:
+            body.close()
+
+    return chunks()
 
 
 def _read_span(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
@@ -95,8 +129,14 @@ def _body(
     start, end = span or (0, size - 1)
     length = end - start + 1 if size else 0
     response: HttpResponseBase
+    store = _object_store()
     if request.method == "HEAD":
         response = HttpResponse(status=206 if span else 200, content_type=OCTET_STREAM)
+    elif store is not None:
+        chunks = _object_span(store, path, start, length) if length else iter(())
+        response = StreamingHttpResponse(
+            chunks, status=206 if span else 200, content_type=OCTET_STREAM
+        )
     elif span:
         chunks = _read_span(default_storage.open(path, "rb"), start, length)
         response = StreamingHttpResponse(chunks, status=206, content_type=OCTET_STREAM)
@@ -110,6 +150,25 @@ def _body(
     return response
 
 
+PRESIGNED_SECONDS = 300
+
+
+def _presigned_redirect(path: str, filename: str) -> HttpResponseBase:
+    """A link into the bucket, good for five minutes, which the client follows; never kept by
+    a cache, for it stops working."""
+    url = _object_store().url(
+        path,
+        parameters={
+            "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            "ResponseContentType": OCTET_STREAM,
+        },
+        expire=PRESIGNED_SECONDS,
+    )
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def serve_stored(
     request: HttpRequest, *, path: str, filename: str, size: int, sha256: str
 ) -> HttpResponseBase:
@@ -118,6 +177,8 @@ def serve_stored(
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         response = HttpResponse(status=304)
     else:
+        if settings.PACKYARD_FILES_REDIRECT == "presigned":
+            return _presigned_redirect(path, filename)  # the bucket answers Range and HEAD
         span = _requested_span(request, etag, size)
         if settings.PACKYARD_FILES_ACCEL_REDIRECT:
             # The front proxy sends the bytes, and answers HEAD and Range requests itself.

@@ -21,6 +21,7 @@ from packaging.metadata import Metadata
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from packyard.accounts.models import User
+from packyard.packages.filestore import STORE_ERRORS
 from packyard.packages.index import pages
 from packyard.packages.index.journal import journal_record
 from packyard.packages.models import File, Project, Release, UsedFilename
@@ -203,11 +204,11 @@ def _release_for(project: Project, upload: Upload, user: User | None) -> Release
 
 
 def save_blob(path: str, content: object, created: list[str]) -> None:
-    if default_storage.exists(path):
-        return  # content-addressed: the same bytes are already there
     try:
+        if default_storage.exists(path):
+            return  # content-addressed: the same bytes are already there
         saved = default_storage.save(path, content)  # type: ignore[arg-type]
-    except OSError:
+    except STORE_ERRORS:
         logger.exception("the file store refused %s", path)
         raise UploadRefused(
             "The file store is unavailable; nothing was stored. Try again later.", 503
@@ -283,5 +284,5 @@ def discard(paths: list[str]) -> None:
     for path in paths:
         try:
             default_storage.delete(path)
-        except OSError:
+        except STORE_ERRORS:
             logger.exception("could not remove %s after a failed upload", path)
