@@ -288,6 +288,31 @@ def cmd_publisher_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Exit 0 only when the index is consistent (after --repair, when what remains is)."""
+    _setup()
+    from tqdm import tqdm
+
+    from packyard.packages.check import check, repair
+    from packyard.packages.models import File
+
+    with tqdm(
+        total=File.objects.count(), unit="file", desc="files", disable=not sys.stderr.isatty()
+    ) as bar:
+        problems = check(min_age=args.min_age, progress=bar.update)
+    for problem in problems:
+        print(problem)
+    if args.repair and problems:
+        remaining = repair(problems)
+        print(f"Repaired {len(problems) - len(remaining)} of {len(problems)} problem(s).")
+        problems = remaining
+    if problems:
+        print(f"{len(problems)} problem(s).", file=sys.stderr)
+        return 1
+    print("The index is consistent.")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a directory or an index; exit 1 when any file was refused, 2 when the source or
     the owner cannot be used."""
@@ -441,6 +466,22 @@ def build_parser() -> argparse.ArgumentParser:
     removed = publisher.add_parser("remove", help="remove a publisher by its id")
     removed.add_argument("id")
     removed.set_defaults(func=cmd_publisher_remove)
+
+    checked = commands.add_parser(
+        "check", help="is every file, page and serial consistent? exit 0 only when it is"
+    )
+    checked.add_argument(
+        "--repair",
+        action="store_true",
+        help="remove stored objects no row names, render differing pages, fix serials",
+    )
+    checked.add_argument(
+        "--min-age",
+        type=parse_duration,
+        default=timedelta(0),
+        help="leave objects younger than this (an upload in progress), e.g. 1h; default: none",
+    )
+    checked.set_defaults(func=cmd_check)
 
     imported = commands.add_parser(
         "import", help="move an existing index in: a directory of files, or an index's address"

@@ -108,11 +108,8 @@ def refresh(project_id: uuid.UUID) -> None:
         refresh_locked(project)
 
 
-def refresh_locked(project: Project) -> None:
-    """`refresh` for a caller that already holds the project's row lock in this transaction
-    (the upload): saves reading the row again."""
-    if project.quarantined:
-        return
+def rendered_rows(project: Project) -> tuple[list[RenderedPage], list[str]]:
+    """The project's pages as they should be stored now, and the keys it should not have."""
     listing = project_listing(project)
     html_key, json_key, api_key = project_keys(project.normalized_name)
     serial = project.last_serial
@@ -122,10 +119,19 @@ def refresh_locked(project: Project) -> None:
     ]
     latest = listing.latest
     if latest is None:
-        _remove([api_key])
-    else:
-        body = jsonapi.release_json(listing, latest)
-        rows.append(_page_row(api_key, body, serial, absolute=True))
+        return rows, [api_key]
+    rows.append(_page_row(api_key, jsonapi.release_json(listing, latest), serial, absolute=True))
+    return rows, []
+
+
+def refresh_locked(project: Project) -> None:
+    """`refresh` for a caller that already holds the project's row lock in this transaction
+    (the upload): saves reading the row again."""
+    if project.quarantined:
+        return
+    rows, absent = rendered_rows(project)
+    if absent:
+        _remove(absent)
     _store(rows)
 
 
