@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,20 @@ def test_a_data_dir_that_cannot_be_made_is_named(run, tmp_path: Path):
     assert result.returncode != 0
     assert "cannot create PACKYARD_DATA_DIR" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_sweeps_what_killed_uploads_left_and_keeps_live_ones(tmp_path: Path):
+    from packyard.cli import STALE_UPLOAD_SECONDS, sweep_upload_temp
+
+    dead = tmp_path / "tmpdead.upload.whl"
+    live = tmp_path / "tmplive.upload.tar.gz"
+    unrelated = tmp_path / "notes.txt"
+    for path in (dead, live, unrelated):
+        path.write_bytes(b"partial")
+    old = time.time() - STALE_UPLOAD_SECONDS - 60
+    os.utime(dead, (old, old))
+    os.utime(unrelated, (old, old))
+    assert sweep_upload_temp(tmp_path) == 1
+    assert not dead.exists()
+    assert live.exists()
+    assert unrelated.exists()

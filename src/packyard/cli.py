@@ -4,7 +4,9 @@ import argparse
 import getpass
 import os
 import sys
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from packyard.env import parse_duration_seconds
 
@@ -98,6 +100,25 @@ def _development_base_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+# A temporary file this long unchanged belongs to no upload in progress: a live upload writes to
+# its file at least once per socket timeout.
+STALE_UPLOAD_SECONDS = 600
+
+
+def sweep_upload_temp(directory: Path, *, older_than: float = STALE_UPLOAD_SECONDS) -> int:
+    """Remove what killed workers left of the uploads they were receiving."""
+    removed = 0
+    cutoff = time.time() - older_than
+    for path in directory.glob("*.upload*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass  # a worker finished with it meanwhile
+    return removed
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     if not os.environ.get("PACKYARD_BASE_URL") and os.environ.get("PACKYARD_ENV") != "production":
         # Set before the settings load, and kept by the server this process becomes.
@@ -113,6 +134,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if forgotten:
         print(f"The site's address changed: {forgotten} page(s) will be rendered again.")
     (settings.DATA_DIR / "files").mkdir(parents=True, exist_ok=True)
+    swept = sweep_upload_temp(Path(settings.FILE_UPLOAD_TEMP_DIR))
+    if swept:
+        print(f"Removed {swept} temporary file(s) of uploads interrupted by a crash.")
     argv = _uwsgi_argv(args)
     print(
         f"Packyard serving on http://{args.host}:{args.port}/ ({args.workers} workers)",

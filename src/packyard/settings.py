@@ -167,6 +167,9 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Uploads are received here, on the data dir's disk: what a killed worker leaves behind is
+# swept when `packyard serve` starts (cli.sweep_upload_temp).
+FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")
 # Where distribution files live: a directory, or an S3-compatible bucket (docs/deployment.md).
 PACKYARD_STORAGE_URL = env_str("PACKYARD_STORAGE_URL", f"file://{DATA_DIR / 'files'}")
 STORAGES = {

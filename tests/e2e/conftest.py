@@ -1,5 +1,6 @@
 """A real ``packyard serve`` on a loopback port, and the real publishing and install tools."""
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -148,6 +149,7 @@ class Server:
     env: dict[str, str]
     log: Path
     token: str
+    pid: int = 0  # the uWSGI master's
 
     @property
     def upload_url(self) -> str:
@@ -208,11 +210,12 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise AssertionError(f"packyard serve did not become healthy:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, oidc_servers: dict[str, TestIssuer]
+@contextlib.contextmanager
+def running_server(
+    data_dir: Path, oidc_servers: dict[str, TestIssuer], **extra_env: str
 ) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("server")
+    """`packyard serve` on a free loopback port, its own data dir (and PostgreSQL database,
+    when the tests run on PostgreSQL), with alice and her token; stopped on leaving."""
     port = free_port()
     # localhost, not 127.0.0.1: browsers accept localhost as a WebAuthn relying party.
     url = f"http://localhost:{port}"
@@ -227,6 +230,7 @@ def server(
             issuers_file(data_dir / "issuers.json", oidc_servers, audience=None)
         ),
     }
+    env |= extra_env
     database_url = os.environ.get("PACKYARD_DATABASE_URL")
     if database_url:
         env["PACKYARD_DATABASE_URL"] = _fresh_postgres_database(database_url)
@@ -255,27 +259,23 @@ def server(
         )
     try:
         _wait_healthy(url, process, log)
-        base = Server(url=url, env=env, log=log, token="")
-        run(
-            [
-                sys.executable,
-                "-m",
-                "packyard.cli",
-                "user",
-                "create",
-                "alice",
-                "--email",
-                "alice@example.com",
-            ],
-            env=env | {"PACKYARD_PASSWORD": PASSWORD},
-        )
+        base = Server(url=url, env=env, log=log, token="", pid=process.pid)
+        base.create_user("alice")
         token = base.packyard("token", "create", "alice").stdout.strip().splitlines()[-1]
-        yield Server(url=url, env=env, log=log, token=token)
+        yield Server(url=url, env=env, log=log, token=token, pid=process.pid)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         if database_url:
             _drop_postgres_database(env["PACKYARD_DATABASE_URL"])
+
+
+@pytest.fixture(scope="session")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, oidc_servers: dict[str, TestIssuer]
+) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("server"), oidc_servers) as running:
+        yield running
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 """Receiving the multipart body: fields in memory, the file streamed to disk while it is hashed."""
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
@@ -49,6 +51,7 @@ class HashingUploadHandler(FileUploadHandler):
         if self.received is not None:
             raise UploadRefused("Upload one file per request.")
         super().new_file(field_name, file_name, *args, **kwargs)
+        os.makedirs(settings.FILE_UPLOAD_TEMP_DIR, exist_ok=True)
         self.temp = TemporaryUploadedFile(file_name, "application/octet-stream", 0, None)
         self.sha256 = hashlib.sha256()
         self.blake2_256 = hashlib.blake2b(digest_size=32)
