@@ -337,6 +337,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_storage_migrate(args: argparse.Namespace) -> int:
+    """Copy every stored file to another store; exit 1 when any could not be copied."""
+    _setup()
+    from django.core.exceptions import ImproperlyConfigured
+    from tqdm import tqdm
+
+    from packyard.packages.storage_migrate import objects_count, storage_at, storage_migrate
+
+    try:
+        target = storage_at(args.to)
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"packyard: {exc}") from None
+    counts = {"copied": 0, "present": 0, "refused": 0}
+    with tqdm(
+        total=objects_count(), unit="file", desc="copying", disable=not sys.stderr.isatty()
+    ) as bar:
+        for copied in storage_migrate(target, progress=bar.update):
+            counts[copied.outcome] += 1
+            if copied.outcome == "refused":
+                print(f"refused: {copied.path}: {copied.reason}")
+    print(
+        f"{counts['copied']} copied, {counts['present']} already there, "
+        f"{counts['refused']} refused."
+    )
+    if counts["refused"]:
+        return 1
+    print(f"Every file is in the new store: set PACKYARD_STORAGE_URL={args.to} and restart.")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a directory or an index; exit 1 when any file was refused, 2 when the source or
     the owner cannot be used."""
@@ -506,6 +536,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave objects younger than this (an upload in progress), e.g. 1h; default: none",
     )
     checked.set_defaults(func=cmd_check)
+
+    storage = commands.add_parser("storage", help="the file store").add_subparsers(
+        dest="storage_command", required=True
+    )
+    migrate = storage.add_parser(
+        "migrate", help="copy every file to another store, checking each hash; resumable"
+    )
+    migrate.add_argument(
+        "--to", required=True, metavar="URL", help="file:///dir or s3://bucket/prefix?..."
+    )
+    migrate.set_defaults(func=cmd_storage_migrate)
 
     imported = commands.add_parser(
         "import", help="move an existing index in: a directory of files, or an index's address"
