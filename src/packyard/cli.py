@@ -19,6 +19,7 @@ def _make_data_dir() -> None:
 
     try:
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(exist_ok=True)
     except OSError as exc:
         raise SystemExit(
             f"packyard: cannot create PACKYARD_DATA_DIR {settings.DATA_DIR}: {exc.strerror}"
@@ -367,6 +368,48 @@ def cmd_storage_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    _setup()
+    from tqdm import tqdm
+
+    from packyard.packages.backup import BackupError, backup
+    from packyard.packages.storage_migrate import objects_count
+
+    try:
+        with tqdm(
+            total=objects_count() if args.files else 0,
+            unit="file",
+            desc="files",
+            disable=not (args.files and sys.stderr.isatty()),
+        ) as bar:
+            result = backup(Path(args.dest), with_files=args.files, progress=bar.update)
+    except BackupError as exc:
+        raise SystemExit(f"packyard: {exc}") from None
+    refused = [copied for copied in result.copied if copied.outcome == "refused"]
+    for copied in refused:
+        print(f"refused: {copied.path}: {copied.reason}")
+    files = f", {len(result.copied) - len(refused)} file(s) copied" if args.files else ""
+    print(f"Backed up the database and a manifest of {result.files} file(s){files} to {args.dest}.")
+    return 1 if refused else 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management import call_command
+
+    from packyard.packages.backup import BackupError, restore
+
+    try:
+        failed = restore(Path(args.src))
+    except BackupError as exc:
+        raise SystemExit(f"packyard: {exc}") from None
+    call_command("migrate", interactive=False, verbosity=0)  # a backup of an older version
+    for copied in failed:
+        print(f"refused: {copied.path}: {copied.reason}")
+    print(f"Restored from {args.src}; `packyard check` tells whether every file is in place.")
+    return 1 if failed else 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a directory or an index; exit 1 when any file was refused, 2 when the source or
     the owner cannot be used."""
@@ -536,6 +579,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave objects younger than this (an upload in progress), e.g. 1h; default: none",
     )
     checked.set_defaults(func=cmd_check)
+
+    backed = commands.add_parser(
+        "backup", help="the database and a manifest of the files (and with --files, the files)"
+    )
+    backed.add_argument("dest", help="a directory; backing up into it again adds what is new")
+    backed.add_argument(
+        "--files", action="store_true", help="copy the files too (incrementally), under files/"
+    )
+    backed.set_defaults(func=cmd_backup)
+    restored = commands.add_parser(
+        "restore", help="restore a backup into an empty database and file store"
+    )
+    restored.add_argument("src", help="a directory made by packyard backup")
+    restored.set_defaults(func=cmd_restore)
 
     storage = commands.add_parser("storage", help="the file store").add_subparsers(
         dest="storage_command", required=True

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,12 +122,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _fresh_postgres_database(url: str) -> str:
+def fresh_postgres_database(url: str) -> str:
     """A database of its own for the server, beside the one pytest-django made for the tests."""
     import psycopg
 
     parts = urlsplit(url)
-    name = f"packyard_e2e_{os.getpid()}"
+    name = f"packyard_e2e_{os.getpid()}_{uuid.uuid4().hex[:8]}"  # servers may run side by side
     admin = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -134,7 +135,7 @@ def _fresh_postgres_database(url: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def _drop_postgres_database(url: str) -> None:
+def drop_postgres_database(url: str) -> None:
     import psycopg
 
     parts = urlsplit(url)
@@ -233,7 +234,7 @@ def running_server(
     env |= extra_env
     database_url = os.environ.get("PACKYARD_DATABASE_URL")
     if database_url:
-        env["PACKYARD_DATABASE_URL"] = _fresh_postgres_database(database_url)
+        env["PACKYARD_DATABASE_URL"] = fresh_postgres_database(database_url)
     log = data_dir / "server.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
@@ -267,7 +268,7 @@ def running_server(
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
         if database_url:
-            _drop_postgres_database(env["PACKYARD_DATABASE_URL"])
+            drop_postgres_database(env["PACKYARD_DATABASE_URL"])
 
 
 @pytest.fixture(scope="session")

@@ -37,7 +37,7 @@ def storage_at(url: str) -> Storage:
     return storage
 
 
-def _objects() -> Iterator[tuple[str, str, int | None]]:
+def objects() -> Iterator[tuple[str, str, int | None]]:
     """(path, sha256, size) of every stored object: files and their core metadata."""
     rows = File.objects.order_by("pk").values_list(
         "path", "sha256_digest", "size", "metadata_path", "metadata_sha256"
@@ -48,16 +48,17 @@ def _objects() -> Iterator[tuple[str, str, int | None]]:
             yield metadata_path, metadata_sha256, None
 
 
-def _copy(path: str, sha256: str, target: Storage) -> Copied:
+def copy_between(source: Storage, path: str, sha256: str, target: Storage) -> Copied:
+    """Copy one object, checking its SHA-256 on the way."""
     digest = hashlib.sha256()
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as copy:
         try:
-            with default_storage.open(path, "rb") as source:
-                while chunk := source.read(READ_CHUNK):
+            with source.open(path, "rb") as reading:
+                while chunk := reading.read(READ_CHUNK):
                     digest.update(chunk)
                     copy.write(chunk)
         except STORE_ERRORS as exc:
-            return Copied(path, "refused", f"cannot be read from the current store: {exc}")
+            return Copied(path, "refused", f"cannot be read from the store it is in: {exc}")
         if digest.hexdigest() != sha256:
             return Copied(path, "refused", "its bytes do not match the SHA-256 its row records")
         copy.seek(0)
@@ -70,7 +71,7 @@ def _copy(path: str, sha256: str, target: Storage) -> Copied:
     return Copied(path, "copied")
 
 
-def _already_there(target: Storage, path: str, size: int | None) -> bool:
+def already_there(target: Storage, path: str, size: int | None) -> bool:
     try:
         return target.exists(path) and (size is None or target.size(path) == size)
     except STORE_ERRORS:
@@ -80,11 +81,12 @@ def _already_there(target: Storage, path: str, size: int | None) -> bool:
 def storage_migrate(
     target: Storage, progress: Callable[[], None] = lambda: None
 ) -> Iterator[Copied]:
-    for path, sha256, size in _objects():
-        if _already_there(target, path, size):
+    """Copy every object of the configured store that the target lacks."""
+    for path, sha256, size in objects():
+        if already_there(target, path, size):
             yield Copied(path, "present")
         else:
-            yield _copy(path, sha256, target)
+            yield copy_between(default_storage, path, sha256, target)
         progress()
 
 
