@@ -213,11 +213,19 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 @contextlib.contextmanager
 def running_server(
-    data_dir: Path, oidc_servers: dict[str, TestIssuer], **extra_env: str
+    data_dir: Path,
+    oidc_servers: dict[str, TestIssuer],
+    *,
+    port: int = 0,
+    shared_database: str = "",
+    with_alice: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """`packyard serve` on a free loopback port, its own data dir (and PostgreSQL database,
-    when the tests run on PostgreSQL), with alice and her token; stopped on leaving."""
-    port = free_port()
+    """`packyard serve` on a loopback port, its own data dir and (when the tests run on
+    PostgreSQL) its own database unless given `shared_database`, with alice and her token;
+    stopped on leaving."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
     # localhost, not 127.0.0.1: browsers accept localhost as a WebAuthn relying party.
     url = f"http://localhost:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKYARD_", "DJANGO_"))}
@@ -231,10 +239,12 @@ def running_server(
             issuers_file(data_dir / "issuers.json", oidc_servers, audience=None)
         ),
     }
-    env |= extra_env
-    database_url = os.environ.get("PACKYARD_DATABASE_URL")
+    env |= extra_env or {}
+    database_url = "" if shared_database else os.environ.get("PACKYARD_DATABASE_URL")
     if database_url:
         env["PACKYARD_DATABASE_URL"] = fresh_postgres_database(database_url)
+    elif shared_database:
+        env["PACKYARD_DATABASE_URL"] = shared_database
     log = data_dir / "server.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
@@ -261,8 +271,10 @@ def running_server(
     try:
         _wait_healthy(url, process, log)
         base = Server(url=url, env=env, log=log, token="", pid=process.pid)
-        base.create_user("alice")
-        token = base.packyard("token", "create", "alice").stdout.strip().splitlines()[-1]
+        token = ""
+        if with_alice:
+            base.create_user("alice")
+            token = base.packyard("token", "create", "alice").stdout.strip().splitlines()[-1]
         yield Server(url=url, env=env, log=log, token=token, pid=process.pid)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
