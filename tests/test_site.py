@@ -59,3 +59,29 @@ def test_server_error_page_renders_without_a_request():
     page = render_to_string("500.html")
     assert "Something went wrong on the server" in page
     assert 'lang="en"' in page
+
+
+@pytest.mark.django_db
+def test_a_database_gone_away_answers_503_and_the_next_request_works(monkeypatch):
+    """A restart or failover of the database: installers get 503 with Retry-After (they retry),
+    not 500, and the server goes on without a restart."""
+    from django.db import OperationalError
+    from django.test import Client
+
+    from packyard.packages.index import pages
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    browser = Client(raise_request_exception=False)
+    with monkeypatch.context() as patched:
+        patched.setattr(pages, "index_page", unreachable)
+        answer = browser.get("/simple/")
+    assert answer.status_code == 503
+    assert answer["Retry-After"] == "5"
+    assert "database is unavailable" in answer.content.decode()
+    assert browser.get("/simple/").status_code == 200
+    other = Client(raise_request_exception=False)
+    with monkeypatch.context() as patched:
+        patched.setattr(pages, "index_page", lambda *a, **k: 1 / 0)
+        assert other.get("/simple/").status_code == 500

@@ -19,3 +19,5 @@ urlpatterns = [
     path("", include("packyard.tokens.urls")),
     path("", include("packyard.packages.urls")),
 ]
+
+handler500 = "packyard.views.server_error"

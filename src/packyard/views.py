@@ -1,13 +1,17 @@
 import logging
 import os
+import sys
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, default_storage
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from packyard.http import plain_error
 
 logger = logging.getLogger(__name__)
 
@@ -64,3 +68,19 @@ def robots_txt(request: HttpRequest) -> HttpResponse:
     return HttpResponse(
         "\n".join(["User-agent: *", *rules]) + "\n", content_type="text/plain; charset=utf-8"
     )
+
+
+DATABASE_UNAVAILABLE = "The index's database is unavailable; try again in a moment."
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """An error nobody handled. The database going away (a restart, a failover) answers 503
+    with Retry-After, which installers retry; each request after it connects afresh (Django's
+    connection health checks), so the server recovers without a restart. Anything else is the
+    500 page."""
+    failure = sys.exc_info()[1]
+    if isinstance(failure, OperationalError | InterfaceError):
+        response = plain_error(503, DATABASE_UNAVAILABLE)
+        response["Retry-After"] = "5"
+        return response
+    return defaults.server_error(request)
