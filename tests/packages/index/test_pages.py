@@ -269,3 +269,18 @@ def test_development_links_name_the_address_served(host, url):
     from packyard.cli import _development_base_url
 
     assert _development_base_url(host, 9000) == url
+
+
+def test_a_large_projects_upload_leaves_its_pages_to_the_first_reader(
+    client, upload, alice_token, monkeypatch
+):
+    """Above RENDER_ON_READ_ABOVE_FILES the upload removes the pages instead of rendering them
+    (a second at 10,000 files); the first read renders them, and none is ever out of date."""
+    monkeypatch.setattr(pages, "RENDER_ON_READ_ABOVE_FILES", 1)
+    assert upload(alice_token, upload_form("demo", "1.0")).status_code == 200
+    assert RenderedPage.objects.filter(key__contains="/demo/").count() == 3  # one file: rendered
+    assert upload(alice_token, upload_form("demo", "2.0")).status_code == 200
+    assert not RenderedPage.objects.filter(key__contains="/demo/").exists()
+    page = client.get("/simple/demo/").content.decode()
+    assert "demo-2.0-py3-none-any.whl" in page
+    assert RenderedPage.objects.filter(key__contains="/demo/").count() == 3

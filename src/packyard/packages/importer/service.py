@@ -157,7 +157,7 @@ def _store(
                 version=release.version,
                 mark_root_stale=False,
             )
-            pages.refresh_locked(project)
+            pages.changed_locked(project)
             with path.open("rb") as handle:
                 save_blob(file.path, DjangoFile(handle), created)
             if dist.core_metadata:

@@ -34,7 +34,7 @@ from packyard.packages.index import jsonapi, simple
 from packyard.packages.index.fastdb import fetch_one
 from packyard.packages.index.queries import last_serial, project_listing
 from packyard.packages.index.routes import INDEX_KEYS, PageKind, project_keys, split_key
-from packyard.packages.models import Project, RenderedPage
+from packyard.packages.models import File, Project, RenderedPage
 
 GZIP_ABOVE = 16 * 1024  # smaller pages gain little and cost a header
 
@@ -135,6 +135,23 @@ def refresh_locked(project: Project) -> None:
     _store(rows)
 
 
+# Above this many files, a project's pages (megabytes, about a second to render at 10,000 files:
+# bench/RESULTS.md) are not rendered by each upload but removed, and rendered by the first read.
+RENDER_ON_READ_ABOVE_FILES = 1000
+
+
+def changed_locked(project: Project) -> None:
+    """The project changed (an upload, an import) in this transaction, which holds its row lock:
+    its pages are rendered now, or for a large project removed so that the first reader renders
+    them. Either way no reader ever gets a page older than the rows."""
+    if project.quarantined:
+        return
+    if File.objects.filter(release__project=project).count() > RENDER_ON_READ_ABOVE_FILES:
+        _remove(list(project_keys(project.normalized_name)))
+    else:
+        refresh_locked(project)
+
+
 def remove_project(normalized_name: str) -> None:
     """Forget a project's pages: it is deleted or hidden. Call inside the changing transaction."""
     _remove(list(project_keys(normalized_name)))
@@ -153,11 +170,17 @@ def project_page(normalized_name: str, key: str, *, gzipped: bool = False) -> Pa
     html_key = project_keys(normalized_name)[0]
     if key != html_key and lookup(html_key) is not None:
         return None  # rendered, and without this page: a project with no release has no JSON
-    project = Project.objects.filter(normalized_name=normalized_name, quarantined=False).first()
-    if project is None:
-        return None
     with transaction.atomic():
-        refresh(project.pk)
+        project = (
+            Project.objects.select_for_update()
+            .filter(normalized_name=normalized_name, quarantined=False)
+            .first()
+        )
+        if project is None:
+            return None
+        # Readers who waited for the lock behind the one that rendered find the page there.
+        if lookup(html_key) is None:
+            refresh_locked(project)
     return lookup(key, gzipped=gzipped)
 
 

@@ -40,7 +40,8 @@ def _is_prerelease(release: Release) -> bool:
 
 
 def project_listing(project: Project) -> ProjectListing:
-    releases = sorted(project.releases.all(), key=version_key)
+    # Every release's description and metadata would be read for the one release a page shows.
+    releases = sorted(project.releases.defer("description_html", "metadata"), key=version_key)
     by_id = {release.pk: release for release in releases}
     files = list(File.objects.filter(release__project=project).order_by("filename"))
     for file in files:

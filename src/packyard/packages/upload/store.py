@@ -249,7 +249,7 @@ def _record(
         journal_record(
             project=project, action=file_added(file), version=release.version, mark_root_stale=False
         )
-        pages.refresh_locked(project)
+        pages.changed_locked(project)
         # The bytes land before the rows commit; if the commit fails, they are removed again.
         received.upload.seek(0)
         save_blob(file.path, received.upload, created)
