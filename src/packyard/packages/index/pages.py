@@ -8,7 +8,9 @@ Freshness:
 - A project's pages are rendered by the transaction that changes the project (`refresh`),
   after it has locked the project's row, so concurrent changes queue and the last one renders
   what all of them wrote. A project whose pages are missing (new database, a failed render) gets
-  them on first read, through the same function.
+  them on first read, through the same function. An upload into a project of more than
+  RENDER_ON_READ_ABOVE_FILES files removes its pages instead (`changed_locked`), for the first
+  reader to render.
 - The root pages list every project, so rendering them on each new project would be costly:
   a change marks them stale (`index_invalidate`) and the next reader renders them again while
   holding their row's lock, which the changing transaction also takes.
