@@ -10,3 +10,6 @@ os.environ.setdefault("PACKYARD_EMAIL_URL", "console:")
 from packyard.settings import *  # noqa: F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# Made by `packyard serve` and the command line; the tests' data dir is made above.
+os.makedirs(FILE_UPLOAD_TEMP_DIR, exist_ok=True)  # noqa: F405
