@@ -187,3 +187,41 @@ def test_serve_sweeps_what_killed_uploads_left_and_keeps_live_ones(tmp_path: Pat
     assert not dead.exists()
     assert live.exists()
     assert unrelated.exists()
+
+
+def test_serve_makes_the_file_store_directory_it_is_given(tmp_path: Path):
+    import signal
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = tmp_path / "elsewhere" / "files"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PACKYARD_", "DJANGO_"))}
+    env |= {
+        "PACKYARD_DATA_DIR": str(tmp_path / "data"),
+        "PACKYARD_STORAGE_URL": f"file://{store}",
+        "PACKYARD_EMAIL_URL": "console:",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "packyard.cli", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_/health", timeout=2) as ok:
+                    assert ok.status == 200  # the store is there and writable
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)  # polling a starting server, not timing a test
+        assert store.is_dir()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

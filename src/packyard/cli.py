@@ -134,7 +134,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     forgotten = forget_other_addresses()
     if forgotten:
         print(f"The site's address changed: {forgotten} page(s) will be rendered again.")
-    (settings.DATA_DIR / "files").mkdir(parents=True, exist_ok=True)
+    from django.core.files.storage import FileSystemStorage, default_storage
+
+    if isinstance(default_storage, FileSystemStorage):  # a directory (PACKYARD_STORAGE_URL)
+        Path(default_storage.location).mkdir(parents=True, exist_ok=True)
     swept = sweep_upload_temp(Path(settings.FILE_UPLOAD_TEMP_DIR))
     if swept:
         print(f"Removed {swept} temporary file(s) of uploads interrupted by a crash.")
