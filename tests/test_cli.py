@@ -219,7 +219,8 @@ def test_serve_makes_the_file_store_directory_it_is_given(tmp_path: Path):
                     assert ok.status == 200  # the store is there and writable
                     break
             except OSError:
-                assert time.monotonic() < deadline and server.poll() is None
+                assert time.monotonic() < deadline
+                assert server.poll() is None
                 time.sleep(0.2)  # polling a starting server, not timing a test
         assert store.is_dir()
     finally:

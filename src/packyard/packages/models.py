@@ -242,9 +242,10 @@ class JournalEntry(models.Model):
 class RenderedPage(models.Model):
     """A public index page, rendered once per change and served from here by every worker.
 
-    Project pages are rendered (or, for very large projects, removed) inside the transaction that
-    changes the project, so they are never older than the rows they describe. The root pages list every project: a change marks
-    them stale, and the next reader renders them again under a lock (see `pages`)."""
+    Project pages are rendered (or, for very large projects, removed) inside the transaction
+    that changes the project, so they are never older than the rows they describe. The root
+    pages list every project: a change marks them stale, and the next reader renders them again
+    under a lock (see `pages`)."""
 
     key = models.CharField(max_length=320, primary_key=True)
     etag = models.CharField(max_length=80)
