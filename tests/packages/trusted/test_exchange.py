@@ -311,3 +311,22 @@ def test_the_minting_is_told_to_nobody_but_recorded(client, demo, oidc):
     minted(client, oidc["github"].token(**github_claims()))
     assert mail.outbox == []
     assert ProjectEvent.objects.filter(tag=ProjectEventTag.PUBLISHER_TOKEN_ADDED).count() == 1
+
+
+def test_an_issuer_whose_keys_cannot_be_fetched_answers_503(client, alice, settings, tmp_path):
+    import json as json_module
+
+    from tests.oidc_issuer import TestIssuer
+
+    gone = TestIssuer().start()
+    token = gone.token(**github_claims())
+    gone.stop()  # the issuer is down: its keys cannot be fetched
+    path = tmp_path / "down.json"
+    path.write_text(
+        json_module.dumps([{"url": gone.url, "kind": "github", "audience": "testserver"}])
+    )
+    settings.PACKYARD_OIDC_ISSUERS_FILE = str(path)
+    response = mint(client, token)
+    assert response.status_code == 503
+    assert response.json()["errors"][0]["code"] == "issuer-unavailable"
+    assert nothing_minted()

@@ -312,3 +312,31 @@ def test_the_command_line_adds_a_pending_publisher_for_an_owner(bob, oidc, capsy
                 "bob",
             ]
         )
+
+
+def test_an_owner_turns_trusted_only_on_and_off_on_the_page(alice, oidc):
+    project = project_of(alice)
+    github_publisher(project, oidc["github"])
+    browser = browser_for(alice)
+    browser.get("/manage/project/demo/publishing/")
+    token = browser.cookies["csrftoken"].value
+    browser.post(
+        "/manage/project/demo/publishing/",
+        {"action": "trusted-only-on", "csrfmiddlewaretoken": token},
+    )
+    project.refresh_from_db()
+    assert project.trusted_publishing_only
+    page = browser.get("/manage/project/demo/publishing/").content.decode()
+    assert "Allow API token uploads again" in page
+    browser.post(
+        "/manage/project/demo/publishing/",
+        {"action": "trusted-only-off", "csrfmiddlewaretoken": token},
+    )
+    project.refresh_from_db()
+    assert not project.trusted_publishing_only
+    response = browser.post(
+        "/manage/project/demo/publishing/",
+        {"action": "nonsense", "csrfmiddlewaretoken": token},
+        follow=True,
+    )
+    assert "Unknown action." in response.content.decode()
