@@ -340,3 +340,22 @@ def test_an_owner_turns_trusted_only_on_and_off_on_the_page(alice, oidc):
         follow=True,
     )
     assert "Unknown action." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {f"claim_{n}": "x" for n in range(21)},
+        {"sub": "x" * 301},
+        {"n" * 65: "x"},
+    ],
+    ids=["too-many", "long-value", "long-name"],
+)
+def test_an_oversized_publisher_is_refused_and_not_stored(alice, oidc, claims):
+    from packyard.packages.trusted.publishers import publisher_add
+
+    with pytest.raises(PublisherError, match="at most 20 claims"):
+        publisher_add(
+            project=project_of(alice), issuer_url=oidc["generic"].url, claims=claims, actor=alice
+        )
+    assert not Publisher.objects.exists()

@@ -13,6 +13,12 @@ from urllib.parse import urlsplit
 UNSAFE_EVENTS = ("pull_request_target", "workflow_run")
 
 
+# A publisher is a handful of short claims; anything far larger is not one, and is not stored.
+MAX_CLAIMS = 20
+MAX_CLAIM_NAME = 64
+MAX_CLAIM_VALUE = 300
+
+
 class RuleError(ValueError):
     """A publisher's claims are not what its kind needs; the message says what is missing."""
 
@@ -30,6 +36,14 @@ class Kind:
         """The claims cleaned of blanks, or RuleError naming what is missing or unknown."""
         cleaned = {name.strip(): str(value).strip() for name, value in claims.items()}
         cleaned = {name: value for name, value in cleaned.items() if value}
+        if len(cleaned) > MAX_CLAIMS or any(
+            len(name) > MAX_CLAIM_NAME or len(value) > MAX_CLAIM_VALUE
+            for name, value in cleaned.items()
+        ):
+            raise RuleError(
+                f"a publisher matches at most {MAX_CLAIMS} claims, names of up to "
+                f"{MAX_CLAIM_NAME} characters, values of up to {MAX_CLAIM_VALUE}"
+            )
         missing = [name for name in self.required if name not in cleaned]
         if missing:
             raise RuleError(f"a {self.name} publisher needs the claims {', '.join(missing)}")
