@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from packyard.accounts.ratelimit import Limit, RateLimited
-from packyard.http import client_ip, wait_in_words
+from packyard.http import client_ip, content_length, wait_in_words
 from packyard.oidc.issuers import configured_issuers
 from packyard.oidc.verify import IssuerUnavailable, TokenRefused, unverified_claims
 from packyard.packages.trusted.credentials import publisher_token_burn
@@ -69,7 +69,7 @@ def mint_token(request: HttpRequest) -> HttpResponse:
     refusal = _not_enabled()
     if refusal is not None:
         return refusal
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY:
+    if content_length(request) > MAX_BODY:
         return _errors(
             413, "Token request failed", "invalid-payload", f"the body is over {MAX_BODY} bytes"
         )
