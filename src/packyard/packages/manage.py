@@ -1,5 +1,7 @@
 """Project pages for Owners: who can publish this project, and taking that away."""
 
+from collections import defaultdict
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -12,7 +14,7 @@ from packaging.utils import canonicalize_name
 from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_required
 from packyard.packages import collaborators, history, services
-from packyard.packages.index.queries import project_listing
+from packyard.packages.index.queries import FileEntry, project_listing
 from packyard.packages.models import File, Invitation, Project, ProjectEvent, Release, Role
 from packyard.tokens.models import ApiToken
 
@@ -104,11 +106,11 @@ def my_projects(request: HttpRequest) -> HttpResponse:
 def project_settings(request: HttpRequest, name: str) -> HttpResponse:
     project = owned_project(request, name)
     listing = project_listing(project)
-    context = {
-        "project": project,
-        "releases": list(reversed(listing.releases)),
-        "files": listing.files,
-    }
+    files_by_release: dict[int, list[FileEntry]] = defaultdict(list)
+    for file in listing.files:
+        files_by_release[file.release_id].append(file)
+    releases = [(release, files_by_release[release.pk]) for release in reversed(listing.releases)]
+    context = {"project": project, "releases": releases}
     return render(request, "packages/settings.html", context)
 
 

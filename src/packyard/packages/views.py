@@ -268,7 +268,7 @@ def project_page(request: HttpRequest, name: str, version: str | None = None) ->
         "project": listing.project,
         "release": release,
         "links": metadata_links(release.metadata or {}),
-        "files": [file for file in listing.files if file.release_id == release.pk],
+        "files": release.files.order_by("filename"),
         "history": list(reversed(listing.releases)),
         "maintainers": listing.project.members.order_by("username"),
     }

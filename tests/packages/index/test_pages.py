@@ -131,6 +131,19 @@ def test_large_root_is_compressed_for_clients_that_ask(client, published):
     assert headers["etag"] != plain["ETag"]
 
 
+def test_a_page_above_a_mebibyte_is_compressed_quickly_and_still_whole(
+    client, published, monkeypatch
+):
+    monkeypatch.setattr(pages, "GZIP_ABOVE", 50)
+    monkeypatch.setattr(pages, "FAST_GZIP_ABOVE", 100)
+    pages.refresh(Project.objects.get(normalized_name="demo-pkg").pk)
+    plain = client.get("/simple/demo-pkg/", HTTP_ACCEPT=JSON_V1).content
+    status, headers, body = fast_get("/simple/demo-pkg/", accept=JSON_V1, accept_encoding="gzip")
+    assert (status, headers["content-encoding"]) == (200, "gzip")
+    assert gzip.decompress(body) == plain
+    assert body[8] == 4  # the gzip header's XFL byte: "fastest algorithm" (level 1)
+
+
 @pytest.mark.parametrize(
     ("accept_encoding", "takes_gzip"),
     [
@@ -275,7 +288,8 @@ def test_a_large_projects_upload_leaves_its_pages_to_the_first_reader(
     client, upload, alice_token, monkeypatch
 ):
     """Above RENDER_ON_READ_ABOVE_FILES the upload removes the pages instead of rendering them
-    (a second at 10,000 files); the first read renders them, and none is ever out of date."""
+    (a second at 10,000 files); the first read of each renders that one, and none is ever out of
+    date."""
     monkeypatch.setattr(pages, "RENDER_ON_READ_ABOVE_FILES", 1)
     assert upload(alice_token, upload_form("demo", "1.0")).status_code == 200
     assert RenderedPage.objects.filter(key__contains="/demo/").count() == 3  # one file: rendered
@@ -283,4 +297,9 @@ def test_a_large_projects_upload_leaves_its_pages_to_the_first_reader(
     assert not RenderedPage.objects.filter(key__contains="/demo/").exists()
     page = client.get("/simple/demo/").content.decode()
     assert "demo-2.0-py3-none-any.whl" in page
+    assert set(RenderedPage.objects.values_list("key", flat=True)) >= {"html /simple/demo/"}
+    assert not RenderedPage.objects.filter(key__in=["json /simple/demo/", "api /pypi/demo/json"])
+    json_page = client.get("/simple/demo/", HTTP_ACCEPT=JSON_V1).json()
+    assert json_page["versions"] == ["1.0", "2.0"]
+    assert client.get("/pypi/demo/json").json()["info"]["version"] == "2.0"
     assert RenderedPage.objects.filter(key__contains="/demo/").count() == 3

@@ -1,3 +1,4 @@
+import datetime
 import json
 import re
 from urllib.parse import quote
@@ -7,7 +8,7 @@ from django.db import transaction
 from django.test import Client
 
 from packyard.packages.index import pages
-from packyard.packages.models import File, Release
+from packyard.packages.models import File, Project, Release
 from tests import dists
 from tests.conftest import basic_auth, upload_form
 
@@ -298,3 +299,20 @@ def test_user_page_lists_their_projects(client, published):
     assert "Demo_Pkg" in page
     assert "other" in page
     assert client.get("/user/nobody/").status_code == 404
+
+
+def test_upload_times_are_written_in_utc_with_microseconds_as_pypi_does(client, published):
+    """A time on a whole second still has its six digits; the JSON API's short form has none."""
+    File.objects.filter(filename="demo_pkg-1.0-py3-none-any.whl").update(
+        upload_time=datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    )
+    pages.refresh(Project.objects.get(normalized_name="demo-pkg").pk)
+    data = json.loads(client.get("/simple/demo-pkg/", HTTP_ACCEPT=JSON_V1).content)
+    wheel = next(f for f in data["files"] if f["filename"] == "demo_pkg-1.0-py3-none-any.whl")
+    assert wheel["upload-time"] == "2026-01-02T03:04:05.000000Z"
+    api = client.get("/pypi/demo-pkg/json").json()
+    entry = next(f for f in api["releases"]["1.0"] if f["filename"] == wheel["filename"])
+    assert (entry["upload_time"], entry["upload_time_iso_8601"]) == (
+        "2026-01-02T03:04:05",
+        "2026-01-02T03:04:05Z",
+    )

@@ -8,9 +8,9 @@ Freshness:
 - A project's pages are rendered by the transaction that changes the project (`refresh`),
   after it has locked the project's row, so concurrent changes queue and the last one renders
   what all of them wrote. A project whose pages are missing (new database, a failed render) gets
-  them on first read, through the same function. An upload into a project of more than
-  RENDER_ON_READ_ABOVE_FILES files removes its pages instead (`changed_locked`), for the first
-  reader to render.
+  them on first read, each page by the first reader that asks for it. An upload into a project
+  of more than RENDER_ON_READ_ABOVE_FILES files removes its pages instead (`changed_locked`),
+  for their first readers to render.
 - The root pages list every project, so rendering them on each new project would be costly:
   a change marks them stale (`index_invalidate`) and the next reader renders them again while
   holding their row's lock, which the changing transaction also takes.
@@ -34,9 +34,15 @@ from django.db import transaction
 
 from packyard.packages.index import jsonapi, simple
 from packyard.packages.index.fastdb import fetch_one
-from packyard.packages.index.queries import last_serial, project_listing
+from packyard.packages.index.queries import (
+    last_serial,
+    linked_files,
+    project_listing,
+    simple_files,
+    versions,
+)
 from packyard.packages.index.routes import INDEX_KEYS, PageKind, project_keys, split_key
-from packyard.packages.models import File, Project, RenderedPage
+from packyard.packages.models import File, Project, Release, RenderedPage
 
 GZIP_ABOVE = 16 * 1024  # smaller pages gain little and cost a header
 
@@ -81,6 +87,18 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return wildcard
 
 
+# Above this size a page is compressed at level 1: level 6 takes two and a half times as long
+# (50 against 20 ms for the 2.9 MB page of 10,000 files) for a body about a tenth smaller, and the
+# first reader after an upload into a large project waits for it. bench/RESULTS.md.
+FAST_GZIP_ABOVE = 1024 * 1024
+
+
+def _compressed(body: bytes) -> bytes | None:
+    if len(body) <= GZIP_ABOVE:
+        return None
+    return gzip.compress(body, 1 if len(body) > FAST_GZIP_ABOVE else 6, mtime=0)
+
+
 def _page_row(key: str, body: bytes, serial: int, *, absolute: bool = False) -> RenderedPage:
     return RenderedPage(
         key=key,
@@ -88,7 +106,7 @@ def _page_row(key: str, body: bytes, serial: int, *, absolute: bool = False) -> 
         base_url=settings.BASE_URL if absolute else "",
         etag=hashlib.sha256(body).hexdigest()[:40],
         body=body,
-        body_gzip=gzip.compress(body, 6, mtime=0) if len(body) > GZIP_ABOVE else None,
+        body_gzip=_compressed(body),
         stale=False,
     )
 
@@ -110,20 +128,34 @@ def refresh(project_id: uuid.UUID) -> None:
         refresh_locked(project)
 
 
-def rendered_rows(project: Project) -> tuple[list[RenderedPage], list[str]]:
-    """The project's pages as they should be stored now, and the keys it should not have."""
-    listing = project_listing(project)
+def render(project: Project, key: str) -> RenderedPage | None:
+    """The project's page under `key` as it should be stored now, reading only what that page
+    shows; None: the project has no such page (the JSON API of a project without releases)."""
     html_key, json_key, api_key = project_keys(project.normalized_name)
     serial = project.last_serial
-    rows = [
-        _page_row(html_key, simple.project_html(listing), serial),
-        _page_row(json_key, simple.project_json(listing), serial),
-    ]
+    if key == html_key:
+        return _page_row(key, simple.project_html(project, linked_files(project)), serial)
+    if key == json_key:
+        body = simple.project_json(project, versions(project), simple_files(project))
+        return _page_row(key, body, serial)
+    assert key == api_key, f"{key} is not a page of {project.normalized_name}"
+    listing = project_listing(project)
     latest = listing.latest
     if latest is None:
-        return rows, [api_key]
-    rows.append(_page_row(api_key, jsonapi.release_json(listing, latest), serial, absolute=True))
-    return rows, []
+        return None
+    return _page_row(key, jsonapi.release_json(listing, latest), serial, absolute=True)
+
+
+def rendered_rows(project: Project) -> tuple[list[RenderedPage], list[str]]:
+    """The project's pages as they should be stored now, and the keys it should not have."""
+    rows, absent = [], []
+    for key in project_keys(project.normalized_name):
+        row = render(project, key)
+        if row is None:
+            absent.append(key)
+        else:
+            rows.append(row)
+    return rows, absent
 
 
 def refresh_locked(project: Project) -> None:
@@ -165,13 +197,13 @@ def _remove(keys: list[str]) -> None:
 
 
 def project_page(normalized_name: str, key: str, *, gzipped: bool = False) -> Page | None:
-    """The page under `key` for this project, rendered now if it is missing; None: no project."""
+    """The page under `key` for this project, rendered now if it is missing (only that one: the
+    reader waits for it); None: no project, or no such page."""
     page = lookup(key, gzipped=gzipped)
     if page is not None:
         return page
-    html_key = project_keys(normalized_name)[0]
-    if key != html_key and lookup(html_key) is not None:
-        return None  # rendered, and without this page: a project with no release has no JSON
+    if key == project_keys(normalized_name)[2] and not _has_release(normalized_name):
+        return None  # without taking the project's lock: a project with no release has no JSON
     with transaction.atomic():
         project = (
             Project.objects.select_for_update()
@@ -181,9 +213,18 @@ def project_page(normalized_name: str, key: str, *, gzipped: bool = False) -> Pa
         if project is None:
             return None
         # Readers who waited for the lock behind the one that rendered find the page there.
-        if lookup(html_key) is None:
-            refresh_locked(project)
+        if lookup(key) is None:
+            row = render(project, key)
+            if row is None:
+                return None
+            _store([row])
     return lookup(key, gzipped=gzipped)
+
+
+def _has_release(normalized_name: str) -> bool:
+    return Release.objects.filter(
+        project__normalized_name=normalized_name, project__quarantined=False
+    ).exists()
 
 
 def forget_other_addresses() -> int:
