@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "packyard"
-SHARED = {"http", "env", "middleware", "headerlimit"}  # below every app
+SHARED = {"http", "env", "middleware", "requesthead"}  # below every app
 MAY_IMPORT = {
     "accounts": {"accounts"},
     "twofactor": {"twofactor", "accounts"},

@@ -325,3 +325,22 @@ def test_parallel_exchanges_of_one_identity_token_mint_once(server: Server, oidc
         "PublisherToken.objects.filter(run__source='octo/e2e-burst').count())",
     )
     assert counted.stdout.split() == ["1", "1"]
+
+
+@pytest.mark.parametrize("path", ["/legacy/", "/account/login/", "/_/oidc/mint-token"])
+def test_a_content_length_that_is_not_a_number_gets_400_not_500(server: Server, path: str):
+    parts = urlsplit(server.url)
+    with socket.create_connection(
+        (parts.hostname, parts.port or 80), timeout=SOCKET_TIMEOUT
+    ) as conn:
+        conn.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: abc\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n"
+            "a=1".encode()
+        )
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status_line = answer.split(b"\r\n", 1)[0].decode()
+    assert status_line.startswith("HTTP/1.1 400"), answer[:300]
+    assert b"Content-Length header must be a whole number" in answer
