@@ -226,3 +226,10 @@ def test_serve_makes_the_file_store_directory_it_is_given(tmp_path: Path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_the_server_holds_malloc_to_two_arenas_unless_the_operator_chose():
+    from packyard.cli import server_environ
+
+    assert server_environ({"PATH": "/bin"}) == {"PATH": "/bin", "MALLOC_ARENA_MAX": "2"}
+    assert server_environ({"MALLOC_ARENA_MAX": "8"})["MALLOC_ARENA_MAX"] == "8"
