@@ -288,8 +288,8 @@ def test_a_large_projects_upload_leaves_its_pages_to_the_first_reader(
     client, upload, alice_token, monkeypatch
 ):
     """Above RENDER_ON_READ_ABOVE_FILES the upload removes the pages instead of rendering them
-    (a second at 10,000 files); the first read of each renders that one, and none is ever out of
-    date."""
+    (half a second at 10,000 files); the first read of each renders that one, and none is ever
+    out of date."""
     monkeypatch.setattr(pages, "RENDER_ON_READ_ABOVE_FILES", 1)
     assert upload(alice_token, upload_form("demo", "1.0")).status_code == 200
     assert RenderedPage.objects.filter(key__contains="/demo/").count() == 3  # one file: rendered
