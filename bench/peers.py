@@ -5,6 +5,8 @@ Everything the harness does is unchanged; this adds, before handing over to its 
 - `packyard-nginx`: Packyard behind nginx as docs/deployment.md describes (docs/nginx-packyard.conf,
   PACKYARD_PAGES_DIR, PACKYARD_FILES_ACCEL_REDIRECT), both pinned to the server core; measured
   through nginx exactly as the other servers are.
+- `packyard-nginx-node`: the same without PACKYARD_PAGES_DIR, as each of several nodes runs
+  (docs/deployment.md): nginx passes the index pages to Packyard.
 - `packyard-gunicorn`, `packyard-granian`: the same application under the other servers
   considered for `packyard serve` (which runs uWSGI), one process with 8 threads each.
 - Header names read case-insensitively, as HTTP defines them: the harness looks up
@@ -167,9 +169,21 @@ http {{
         return ["sh", "-c", script]
 
 
-for server in (PackyardGunicorn, PackyardGranian):
+class PackyardNodeBehindNginx(PackyardBehindNginx):
+    """One of several nodes, as docs/deployment.md runs them: the same nginx configuration, but
+    no pages directory, so nginx passes every index page to Packyard, whose fast path answers it
+    from the pages in the database."""
+
+    name = "packyard-nginx-node"
+
+    def extra_env(self):
+        env = super().extra_env()
+        del env["PACKYARD_PAGES_DIR"]
+        return env
+
+
+for server in (PackyardGunicorn, PackyardGranian, PackyardBehindNginx, PackyardNodeBehindNginx):
     bench.EXTRA_SERVERS[server.name] = server
-bench.EXTRA_SERVERS[PackyardBehindNginx.name] = PackyardBehindNginx
 
 if __name__ == "__main__":
     bench.main()

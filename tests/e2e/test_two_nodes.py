@@ -142,8 +142,10 @@ def requests_to(node: Server) -> int:
     return node.requests_seen().count('"GET ') + node.requests_seen().count('"POST ')
 
 
-def get(url: str, token: str = "") -> tuple[int, bytes]:
+def get(url: str, token: str = "", accept: str = "") -> tuple[int, bytes]:
     headers = {"Authorization": basic_auth("__token__", token)} if token else {}
+    if accept:
+        headers["Accept"] = accept
     request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
@@ -199,6 +201,15 @@ def test_an_upload_on_one_node_is_installable_through_the_other_at_once(
     assert (target / "e2e_nodes-1.0-py3-none-any.whl").read_bytes() == dists.make_wheel(
         "e2e-nodes", "1.0"
     )
+    # Read through the front, whose round robin reaches both nodes: neither ever answers the
+    # page from before the upload (no node keeps a copy of its own: docs/deployment.md).
+    for version in ("2.0", "3.0"):
+        twine_upload(tools, cluster.a, [wheel(tmp_path, "e2e-nodes", version)])
+        for _ in range(4):
+            for accept in ("text/html", "application/vnd.pypi.simple.v1+json"):
+                status, page = get(f"{cluster.url}/simple/e2e-nodes/", accept=accept)
+                assert status == 200
+                assert f"e2e_nodes-{version}-py3-none-any.whl".encode() in page
 
 
 def test_a_token_revoked_on_one_node_is_refused_on_the_other_at_once(cluster, tools, tmp_path):
