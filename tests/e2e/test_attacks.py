@@ -54,6 +54,17 @@ class Browserless:
         return response.status, text
 
 
+def raw_exchange(server: Server, request: bytes, *, timeout: float) -> tuple[str, bytes]:
+    """Send bytes no HTTP library would, and read the whole answer: its status line, and all."""
+    parts = urlsplit(server.url)
+    with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer.split(b"\r\n", 1)[0].decode(), answer
+
+
 @pytest.fixture(autouse=True)
 def _limits_forgotten(server: Server):
     """Every test here comes from 127.0.0.1, like the other end-to-end tests: leave them a clean
@@ -235,13 +246,7 @@ def test_upload_that_stalls_mid_body_gets_408(server: Server):
         f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
         f"Content-Length: {len(head) + 1024 * 1024}\r\n\r\n"
     ).encode() + head
-    address = (parts.hostname, parts.port or 80)
-    with socket.create_connection(address, timeout=SOCKET_TIMEOUT * 4) as conn:
-        conn.sendall(request)
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
-    status_line = answer.split(b"\r\n", 1)[0].decode()
+    status_line, answer = raw_exchange(server, request, timeout=SOCKET_TIMEOUT * 4)
     assert status_line.startswith("HTTP/1.1 408"), answer[:300]
     assert b"stopped arriving" in answer
     with pytest.raises(urllib.error.HTTPError) as missing:
@@ -329,18 +334,10 @@ def test_parallel_exchanges_of_one_identity_token_mint_once(server: Server, oidc
 
 @pytest.mark.parametrize("path", ["/legacy/", "/account/login/", "/_/oidc/mint-token"])
 def test_a_content_length_that_is_not_a_number_gets_400_not_500(server: Server, path: str):
-    parts = urlsplit(server.url)
-    with socket.create_connection(
-        (parts.hostname, parts.port or 80), timeout=SOCKET_TIMEOUT
-    ) as conn:
-        conn.sendall(
-            f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: abc\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\n"
-            "a=1".encode()
-        )
-        answer = b""
-        while chunk := conn.recv(65536):
-            answer += chunk
-    status_line = answer.split(b"\r\n", 1)[0].decode()
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: {urlsplit(server.url).netloc}\r\nContent-Length: abc\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n\r\na=1"
+    )
+    status_line, answer = raw_exchange(server, request.encode(), timeout=SOCKET_TIMEOUT)
     assert status_line.startswith("HTTP/1.1 400"), answer[:300]
     assert b"Content-Length header must be a whole number" in answer
