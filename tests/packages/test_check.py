@@ -1,5 +1,6 @@
 """`packyard check`: what it finds in an index gone out of step, and what --repair mends."""
 
+import gzip
 from datetime import timedelta
 
 import pytest
@@ -72,3 +73,16 @@ def test_pages_and_serials_out_of_step_are_rendered_again(published, client):
     assert repair(problems) == []
     assert check() == []
     assert b"demo-1.0-py3-none-any.whl" in client.get("/simple/demo/").content
+
+
+def test_pages_kept_compressed_only_are_compared_whole(published, monkeypatch):
+    from packyard.packages.index import pages
+
+    monkeypatch.setattr(pages, "GZIP_ABOVE", 50)
+    monkeypatch.setattr(pages, "COMPRESSED_ONLY_ABOVE", 100)
+    pages.refresh(Project.objects.get(normalized_name="demo").pk)
+    assert RenderedPage.objects.filter(body=b"").exists()
+    assert check() == []
+    stale = gzip.compress(b"an older page")
+    RenderedPage.objects.filter(key="json /simple/demo/").update(body_gzip=stale)
+    assert [(p.kind, p.subject) for p in check()] == [("page", "json /simple/demo/")]

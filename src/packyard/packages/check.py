@@ -76,7 +76,7 @@ def page_problems() -> Iterator[Problem]:
             kept = stored.get(row.key)
             if kept is None:
                 continue  # rendered on first read: not an inconsistency
-            if bytes(kept.body) != row.body or kept.serial != row.serial:
+            if pages.stored_body(kept) != pages.stored_body(row) or kept.serial != row.serial:
                 yield Problem("page", row.key, "differs from a fresh render", repairable=True)
         for key in absent:
             if key in stored:

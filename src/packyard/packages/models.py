@@ -249,8 +249,9 @@ class RenderedPage(models.Model):
 
     key = models.CharField(max_length=320, primary_key=True)
     etag = models.CharField(max_length=80)
+    # Empty when only the compressed copy is kept (pages above a mebibyte: see `pages`).
     body = models.BinaryField()
-    # The body gzip-compressed, for pages large enough to be worth it (the root pages).
+    # The body gzip-compressed, for pages large enough to be worth it.
     body_gzip = models.BinaryField(null=True)
     stale = models.BooleanField(default=False)
     serial = models.BigIntegerField(default=0)  # sent as X-PyPI-Last-Serial
