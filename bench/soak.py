@@ -75,6 +75,10 @@ def wheel(name: str, version: str) -> tuple[str, bytes]:
 
 def upload(base: str, token: str, name: str, version: str) -> int:
     filename, data = wheel(name, version)
+    return upload_file(base, token, name, version, filename, data)
+
+
+def upload_file(base: str, token: str, name: str, version: str, filename: str, data: bytes) -> int:
     boundary = "soakboundary"
     fields = {
         ":action": "file_upload",
