@@ -304,8 +304,10 @@ def test_a_large_projects_upload_leaves_its_pages_to_the_first_reader(
     assert RenderedPage.objects.filter(key__contains="/demo/").count() == 3  # one file: rendered
     assert upload(alice_token, upload_form("demo", "2.0")).status_code == 200
     assert not RenderedPage.objects.filter(key__contains="/demo/").exists()
-    page = client.get("/simple/demo/").content.decode()
-    assert "demo-2.0-py3-none-any.whl" in page
+    first = client.get("/simple/demo/")
+    assert "demo-2.0-py3-none-any.whl" in first.content.decode()
+    again = client.get("/simple/demo/")  # read back from the database
+    assert (first.content, first["ETag"]) == (again.content, again["ETag"])
     assert set(RenderedPage.objects.values_list("key", flat=True)) >= {"html /simple/demo/"}
     assert not RenderedPage.objects.filter(key__in=["json /simple/demo/", "api /pypi/demo/json"])
     json_page = client.get("/simple/demo/", HTTP_ACCEPT=JSON_V1).json()

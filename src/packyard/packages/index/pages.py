@@ -257,12 +257,21 @@ def project_page(normalized_name: str, key: str, *, gzipped: bool = False) -> Pa
         if project is None:
             return None
         # Readers who waited for the lock behind the one that rendered find the page there.
-        if lookup(key) is None:
-            row = render(project, key)
-            if row is None:
-                return None
-            _store([row])
-    return lookup(key, gzipped=gzipped)
+        page = lookup(key, gzipped=gzipped)
+        if page is not None:
+            return page
+        row = render(project, key)
+        if row is None:
+            return None
+        _store([row])
+    return _page_of(row, gzipped=gzipped)
+
+
+def _page_of(row: RenderedPage, *, gzipped: bool) -> Page:
+    """What `lookup` would read back of a row just stored, without reading megabytes back."""
+    if gzipped and row.body_gzip is not None:
+        return Page(bytes(row.body_gzip), True, True, row.etag, row.serial)
+    return Page(stored_body(row), False, row.body_gzip is not None, row.etag, row.serial)
 
 
 def _has_release(normalized_name: str) -> bool:
