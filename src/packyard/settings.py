@@ -292,7 +292,11 @@ PACKYARD_GEOIP_DATABASE = env_str("PACKYARD_GEOIP_DATABASE")
 PACKYARD_SECRET_SCANNING_KEYS = env_str("PACKYARD_SECRET_SCANNING_KEYS")
 PACKYARD_LOGIN_LIMIT = (10, 300)  # failures, seconds: per user and per address
 PACKYARD_TOKEN_FAILURE_LIMIT = (50, 300)  # failed API token checks, seconds: per address
-PACKYARD_REQUIRE_2FA = env_choice("PACKYARD_REQUIRE_2FA", "all", ("all", "uploaders", "off"))
+# `phishing-resistant` is `all` with security keys and passkeys only: an account without one
+# can do nothing but add one, and an account with one cannot sign in with a code.
+PACKYARD_REQUIRE_2FA = env_choice(
+    "PACKYARD_REQUIRE_2FA", "all", ("phishing-resistant", "all", "uploaders", "off")
+)
 if PACKYARD_UPLOAD_AUTH != "tokens" and PACKYARD_REQUIRE_2FA != "off":
     # A password upload proves one factor. Under a 2FA policy every uploader keeps a second
     # factor, and that second factor cannot travel with a password upload: the two settings
@@ -314,6 +318,14 @@ if PACKYARD_OIDC_TOKEN_MINUTES > 360:
 # Pending publishers (for projects not made yet) one account may keep.
 PACKYARD_OIDC_PENDING_PER_USER = env_int("PACKYARD_OIDC_PENDING_PER_USER", 3, minimum=1)
 PACKYARD_REAUTH_SECONDS = env_int("PACKYARD_REAUTH_SECONDS", 15 * 60, minimum=60)
+# Loosening a security setting of an account or project waits this long, announced, so that
+# any Owner (or the account's holder) can stop it if it was not theirs (docs/security.md).
+# 0 makes loosening immediate (still announced): for a single-person index only.
+PACKYARD_LOOSEN_DELAY = (
+    0
+    if env_str("PACKYARD_LOOSEN_DELAY").strip() == "0"
+    else env_duration("PACKYARD_LOOSEN_DELAY", "24h") or 0
+)
 # Showing new recovery codes asks for a fresher confirmation than the other settings pages.
 PACKYARD_RECOVERY_CODES_REAUTH_SECONDS = env_int(
     "PACKYARD_RECOVERY_CODES_REAUTH_SECONDS", 5 * 60, minimum=60

@@ -185,6 +185,8 @@ def test_reauthentication_refuses_a_wrong_password(alice):
 
 
 SENSITIVE = {
+    "packages:security",
+    "twofactor:keys-only",
     "tokens:list",
     "tokens:delete",
     "tokens:delete-all",

@@ -108,10 +108,14 @@ class ReauthForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
 
-    def __init__(self, *args: Any, user: Any, request: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, user: Any, request: Any, codes: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         self.request = request
+        if not codes:  # the account, or the action, takes a security key only
+            del self.fields["code"]
 
     def clean_password(self) -> str:
         from packyard.accounts.services import password_check

@@ -80,6 +80,14 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     EventTag.TWO_FACTOR_CLONED_KEY_SUSPECTED: lambda d: (
         _named("Security key", d) + " may have been cloned: its counter went back"
     ),
+    EventTag.KEYS_ONLY_ON: lambda d: (
+        '"Security keys only" turned on: codes no longer sign in or confirm it is you'
+    ),
+    EventTag.KEYS_ONLY_OFF_REQUESTED: lambda d: (
+        f'Asked to turn "security keys only" off, in effect at {str(d.get("ends", ""))[:16]}'
+    ),
+    EventTag.KEYS_ONLY_OFF_CANCELLED: lambda d: 'Turning "security keys only" off cancelled',
+    EventTag.KEYS_ONLY_OFF: lambda d: '"Security keys only" is off: codes sign in again',
     EventTag.RECOVERY_CODES_GENERATED: lambda d: "New recovery codes generated",
     EventTag.RECOVERY_CODES_USED: lambda d: (
         f"Recovery code used to log in ({d.get('remaining', '?')} left)"

@@ -10,6 +10,10 @@ class User(AbstractUser):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField("email address", max_length=254)
     email_verified = models.BooleanField(default=False)
+    # Chosen by the user: only security keys and passkeys sign in or confirm it is them (TOTP
+    # and recovery codes do not). Turning it off waits until `security_keys_only_ends`.
+    security_keys_only = models.BooleanField(default=False)
+    security_keys_only_ends = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -21,6 +21,9 @@ from django.shortcuts import redirect, resolve_url
 from django.urls import Resolver404, resolve
 
 REAUTH_AT_KEY = "packyard_reauth_at"
+REAUTH_FACTOR_KEY = "packyard_reauth_factor"
+# The factors a look-alike site cannot relay: the browser binds a key's answer to our origin.
+PHISHING_RESISTANT_FACTORS = frozenset({"passkey", "password+security-key"})
 INTENT_KEY = "packyard_reauth_intent"
 INTENT_SECONDS = 600  # an interrupted action waits this long for the confirmation
 # Forms carrying these are never kept in the session: secrets are not stored.
@@ -30,8 +33,15 @@ SECRET_FIELDS = {"password", "old_password", "new_password1", "new_password2", "
 View = Callable[..., HttpResponse]
 
 
-def reauth_mark(request: HttpRequest) -> None:
+def reauth_mark(request: HttpRequest, *, factor: str) -> None:
+    """The person proved it is them just now, with `factor` (as sessions name factors)."""
     request.session[REAUTH_AT_KEY] = time.time()
+    request.session[REAUTH_FACTOR_KEY] = factor
+
+
+def reauth_with_key(request: HttpRequest) -> bool:
+    """Whether the last confirmation was with a security key or passkey."""
+    return request.session.get(REAUTH_FACTOR_KEY) in PHISHING_RESISTANT_FACTORS
 
 
 def reauth_age(request: HttpRequest) -> float | None:
@@ -61,10 +71,12 @@ def _page_of(request: HttpRequest) -> str:
     )
 
 
-def _reauth_url(*, next_url: str, window: int, intent: str = "") -> str:
-    query = {"next": next_url, "window": window}
+def _reauth_url(*, next_url: str, window: int, intent: str = "", key: bool = False) -> str:
+    query: dict[str, str | int] = {"next": next_url, "window": window}
     if intent:
         query["intent"] = intent
+    if key:
+        query["factor"] = "key"
     return f"{resolve_url(settings.REAUTH_URL)}?{urlencode(query)}"
 
 
@@ -102,24 +114,30 @@ def reauth_required(max_age: int | None = None) -> Callable[[View], View]:
             age = reauth_age(request)
             if age is not None and age <= window:
                 return view(request, *args, **kwargs)
-            if wants_json(request):
-                url = _reauth_url(next_url=_page_of(request), window=window)
-                return JsonResponse(
-                    {"error": "Confirm it is you first.", "reauthenticate": url}, status=401
-                )
-            if request.method == "POST" and not SECRET_FIELDS & set(request.POST):
-                intent = _keep_intent(request)
-                url = _reauth_url(next_url=_page_of(request), window=window, intent=intent)
-                return redirect(url)
-            if request.method == "POST":
-                # A form with a password or a code in it: never kept; the person sends it again.
-                return redirect(_reauth_url(next_url=_page_of(request), window=window))
-            return redirect(_reauth_url(next_url=request.get_full_path(), window=window))
+            return reauth_redirect(request, window=window)
 
         wrapper.packyard_reauth = max_age or "default"  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
+
+
+def reauth_redirect(request: HttpRequest, *, window: int, key: bool = False) -> HttpResponse:
+    """Send the person to confirm it is them (with a security key or passkey when `key`), the
+    interrupted form kept to be carried out afterwards where it holds no secret."""
+    if wants_json(request):
+        url = _reauth_url(next_url=_page_of(request), window=window, key=key)
+        return JsonResponse(
+            {"error": "Confirm it is you first.", "reauthenticate": url}, status=401
+        )
+    if request.method == "POST" and not SECRET_FIELDS & set(request.POST):
+        intent = _keep_intent(request)
+        url = _reauth_url(next_url=_page_of(request), window=window, intent=intent, key=key)
+        return redirect(url)
+    if request.method == "POST":
+        # A form with a password or a code in it: never kept; the person sends it again.
+        return redirect(_reauth_url(next_url=_page_of(request), window=window, key=key))
+    return redirect(_reauth_url(next_url=request.get_full_path(), window=window, key=key))
 
 
 def intent_waiting(request: HttpRequest, intent_id: str) -> bool:

@@ -35,7 +35,7 @@ def session_start(request: HttpRequest, user: User, *, factor: str) -> None:
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     event_record(user=user, tag=EventTag.LOGIN_SUCCESS, request=request, method=factor)
     device_remember(request, user)
-    reauth_mark(request)
+    reauth_mark(request, factor=factor)
 
 
 @receiver(user_logged_in)

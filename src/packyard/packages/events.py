@@ -19,6 +19,8 @@ class ProjectEventTag(StrEnum):
     CREATE = "project:create"
     FILE_ADD = "project:file:add"
     FILE_REMOVE = "project:file:remove"
+    KEYS_REQUIRED_OFF = "project:security_keys_required:off"
+    KEYS_REQUIRED_ON = "project:security_keys_required:on"
     PUBLISHER_ADDED = "project:oidc:publisher-added"
     PUBLISHER_REMOVED = "project:oidc:publisher-removed"
     PUBLISHER_TOKEN_ADDED = "project:short_lived_api_token:added"
@@ -34,6 +36,9 @@ class ProjectEventTag(StrEnum):
     ROLE_INVITE = "project:role:invite"
     ROLE_REMOVE = "project:role:remove"
     ROLE_REVOKE_INVITE = "project:role:revoke_invite"
+    SETTING_LOOSEN_CANCELLED = "project:setting:loosen_cancelled"
+    SETTING_LOOSEN_REQUESTED = "project:setting:loosen_requested"
+    STATUS_CHANGE = "project:status:change"
     TRUSTED_ONLY_OFF = "project:trusted_publishing_only:off"
     TRUSTED_ONLY_ON = "project:trusted_publishing_only:on"
 

@@ -65,6 +65,20 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     ProjectEventTag.TRUSTED_ONLY_OFF: lambda d: (
         "Uploads with API tokens allowed again (no longer trusted publishers only)"
     ),
+    ProjectEventTag.KEYS_REQUIRED_ON: lambda d: (
+        "Security keys or passkeys required of every Owner and Maintainer"
+    ),
+    ProjectEventTag.KEYS_REQUIRED_OFF: lambda d: "Security keys no longer required",
+    ProjectEventTag.SETTING_LOOSEN_REQUESTED: lambda d: (
+        f"Asked to change {d.get('setting', '')} to {d.get('value', '')}, "
+        f"in effect at {str(d.get('effective', ''))[:16].replace('T', ' ')} UTC"
+    ),
+    ProjectEventTag.SETTING_LOOSEN_CANCELLED: lambda d: (
+        f"Waiting change of {d.get('setting', '')} to {d.get('value', '')} cancelled"
+    ),
+    ProjectEventTag.STATUS_CHANGE: lambda d: (
+        f"Status set to {d.get('status', '')}" + (f": {d['reason']}" if d.get("reason") else "")
+    ),
     ProjectEventTag.API_TOKEN_ADDED: lambda d: f"API {_token(d)} can upload here",
     ProjectEventTag.API_TOKEN_REMOVED: lambda d: f"API {_token(d)} revoked",
     ProjectEventTag.API_TOKEN_REMOVED_LEAK: lambda d: f"API {_token(d)} revoked: found in public",

@@ -1,7 +1,10 @@
 """Project pages for Owners: who can publish this project, and taking that away."""
 
+import uuid
 from collections import defaultdict
+from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -12,11 +15,21 @@ from django.views.decorators.http import require_POST, require_safe
 from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
-from packyard.accounts.reauth import reauth_required
-from packyard.packages import collaborators, history, services
+from packyard.accounts.reauth import reauth_redirect, reauth_required, reauth_with_key
+from packyard.http import parse_uuid
+from packyard.packages import collaborators, history, loosening, services
 from packyard.packages.index.queries import FileEntry, project_listing
-from packyard.packages.models import File, Invitation, Project, ProjectEvent, Release, Role
+from packyard.packages.models import (
+    File,
+    Invitation,
+    Project,
+    ProjectEvent,
+    Release,
+    Role,
+    SettingChange,
+)
 from packyard.tokens.models import ApiToken
+from packyard.twofactor.services import user_has_security_key
 
 
 def owned_project(request: HttpRequest, name: str) -> Project:
@@ -37,6 +50,28 @@ def credentials_for(project: Project) -> list[ApiToken]:
         for token in tokens
         if not token.project_names or project.normalized_name in token.project_names
     ]
+
+
+def key_confirmation(
+    request: HttpRequest, project: Project, setting: str, value: object
+) -> HttpResponse | None:
+    """Loosening a setting asks an Owner who has a security key or passkey to confirm with it
+    (a phished code is not enough to open a project up); None when they may go on."""
+    assert isinstance(request.user, User)
+    if not loosening.would_loosen(project, setting, value):
+        return None
+    if reauth_with_key(request) or not user_has_security_key(request.user):
+        return None
+    return reauth_redirect(request, window=settings.PACKYARD_REAUTH_SECONDS, key=True)
+
+
+def loosening_message(change: SettingChange) -> str:
+    if change.applied is not None:
+        return "Changed. Every Owner has been emailed."
+    return (
+        f"This loosens the project's security: it takes effect at {change.effective:%Y-%m-%d %H:%M}"
+        " UTC. Every Owner has been emailed and can cancel it until then."
+    )
 
 
 @reauth_required()
@@ -95,10 +130,15 @@ def _event_json(event: ProjectEvent) -> dict[str, object]:
 @require_safe
 def my_projects(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
-    roles = Role.objects.filter(user=request.user).select_related("project")
-    return render(
-        request, "packages/my_projects.html", {"roles": roles.order_by("project__normalized_name")}
+    roles = list(
+        Role.objects.filter(user=request.user)
+        .select_related("project")
+        .order_by("project__normalized_name")
     )
+    has_key = user_has_security_key(request.user)
+    needs_key = not has_key and any(role.project.require_phishing_resistant for role in roles)
+    context = {"roles": roles, "has_key": has_key, "needs_key": needs_key}
+    return render(request, "packages/my_projects.html", context)
 
 
 @login_required
@@ -112,6 +152,79 @@ def project_settings(request: HttpRequest, name: str) -> HttpResponse:
     releases = [(release, files_by_release[release.pk]) for release in reversed(listing.releases)]
     context = {"project": project, "releases": releases}
     return render(request, "packages/settings.html", context)
+
+
+@never_cache
+@reauth_required()
+def project_security(request: HttpRequest, name: str) -> HttpResponse:
+    """The project's security settings: security keys required, its status (PEP 792), and the
+    loosenings waiting out their delay, which any Owner may cancel."""
+    project = owned_project(request, name)
+    assert isinstance(request.user, User)
+    if request.method == "POST":
+        try:
+            setting, value = _security_wanted(request)
+        except loosening.SettingError as exc:
+            messages.error(request, str(exc))
+            return redirect("packages:security", project.normalized_name)
+        if setting == "cancel":
+            change = get_object_or_404(
+                SettingChange, project=project, pk=parse_uuid(str(value)) or uuid.uuid4()
+            )
+            return _security_done(request, project, lambda: _cancel(request, change))
+        confirm = key_confirmation(request, project, setting, value)
+        if confirm is not None:
+            return confirm
+        return _security_done(request, project, lambda: _change(request, project, setting, value))
+    project = loosening.apply_due(project)
+    members = Role.objects.filter(project=project).select_related("user").order_by("user__username")
+    context = {
+        "project": project,
+        "waiting": [
+            (change, setting.label, setting.in_words(change.value))
+            for change in loosening.waiting_changes(project)
+            for setting in [loosening.SETTINGS[change.setting]]
+        ],
+        "without_keys": [role for role in members if not user_has_security_key(role.user)],
+        "statuses": [("active", "Active"), ("archived", "Archived"), ("deprecated", "Deprecated")],
+    }
+    return render(request, "packages/security.html", context)
+
+
+def _security_wanted(request: HttpRequest) -> tuple[str, object]:
+    action = request.POST.get("action", "")
+    if action in ("keys-on", "keys-off"):
+        return "require_phishing_resistant", action == "keys-on"
+    if action == "status":
+        value = loosening.status_value(
+            request.POST.get("status", ""), request.POST.get("reason", "")
+        )
+        return "status", value
+    if action == "cancel":
+        return "cancel", request.POST.get("change", "")
+    raise loosening.SettingError("Unknown action.")
+
+
+def _change(request: HttpRequest, project: Project, setting: str, value: object) -> str:
+    assert isinstance(request.user, User)
+    waiting = loosening.setting_change(
+        project=project, setting=setting, value=value, actor=request.user, request=request
+    )
+    return loosening_message(waiting) if waiting else "Changed. Every Owner has been emailed."
+
+
+def _cancel(request: HttpRequest, change: SettingChange) -> str:
+    assert isinstance(request.user, User)
+    loosening.change_cancel(change=change, actor=request.user, request=request)
+    return "Cancelled: nothing changed. Every Owner has been emailed."
+
+
+def _security_done(request: HttpRequest, project: Project, act: Callable[[], str]) -> HttpResponse:
+    try:
+        messages.success(request, act())
+    except services.ProjectActionError as exc:
+        messages.error(request, str(exc))
+    return redirect("packages:security", project.normalized_name)
 
 
 def _release(project: Project, version: str) -> Release:

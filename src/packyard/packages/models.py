@@ -31,12 +31,27 @@ class Project(models.Model):
     # Set by an Owner: uploads come only from the project's trusted publishers (CI systems
     # exchanging their identity tokens), never with an API token or a password.
     trusted_publishing_only = models.BooleanField(default=False)
+    # Set by an Owner: every Owner and Maintainer needs a security key or passkey to upload.
+    require_phishing_resistant = models.BooleanField(default=False)
+    # PEP 792, as Owners set it: "" (active), "archived" (no more uploads) or "deprecated".
+    # Quarantine is staff's and stays `quarantined`.
+    status = models.CharField(max_length=16, blank=True, default="")
+    status_reason = models.CharField(max_length=400, blank=True, default="")
+
+    ARCHIVED = "archived"
+    DEPRECATED = "deprecated"
+    STATUSES = ("", ARCHIVED, DEPRECATED)
 
     class Meta:
         ordering = ["normalized_name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def pep792_status(self) -> str:
+        """The status the index announces (PEP 792): never empty."""
+        return "quarantined" if self.quarantined else self.status or "active"
 
     @property
     def frozen_message(self) -> str:
@@ -263,6 +278,44 @@ class RenderedPage(models.Model):
         return self.key
 
 
+class SettingChange(models.Model):
+    """A loosening of a project's security setting, announced to every Owner and waiting out
+    PACKYARD_LOOSEN_DELAY, during which any Owner may cancel it (`packages.loosening`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="setting_changes")
+    setting = models.CharField(max_length=64)  # a key of loosening.SETTINGS
+    value = models.JSONField()  # what the setting becomes
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested = models.DateTimeField(default=timezone.now)
+    effective = models.DateTimeField(db_index=True)
+    cancelled = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One waiting change per setting: a second request is refused, not queued.
+            models.UniqueConstraint(
+                fields=["project", "setting"],
+                condition=models.Q(cancelled__isnull=True, applied__isnull=True),
+                name="packages_settingchange_one_waiting",
+            )
+        ]
+        ordering = ["-requested"]
+
+    def __str__(self) -> str:
+        return f"{self.setting}={self.value!r} for {self.project_id}"
+
+    @property
+    def waiting(self) -> bool:
+        return self.cancelled is None and self.applied is None
+
+
 # The trusted publishing models live beside the code that uses them; Django finds them here.
 from packyard.packages.trusted.models import Publisher, PublisherToken  # noqa: E402
 
@@ -278,5 +331,6 @@ __all__ = [
     "RenderedPage",
     "ReservedName",
     "Role",
+    "SettingChange",
     "UsedFilename",
 ]

@@ -29,6 +29,7 @@ urlpatterns = [
     path("pypi/<str:name>/<str:version>/json", views.json_release, name="json-release"),
     path("manage/project/<str:name>/credentials/", manage.project_credentials, name="credentials"),
     path("manage/project/<str:name>/history/", manage.project_history, name="history"),
+    path("manage/project/<str:name>/security/", manage.project_security, name="security"),
     path("manage/projects/", manage.my_projects, name="my-projects"),
     path("manage/account/invitations/", manage.my_invitations, name="invitations"),
     path(

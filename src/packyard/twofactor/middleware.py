@@ -1,5 +1,6 @@
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -19,7 +20,8 @@ UPLOADER_PATHS = ("/manage/account/tokens/", "/manage/project")
 
 
 class TwoFactorPolicyMiddleware:
-    """PACKYARD_REQUIRE_2FA: `all` keeps accounts without a second factor to setting one up;
+    """PACKYARD_REQUIRE_2FA: `all` keeps accounts without a second factor to setting one up
+    (`phishing-resistant`: without a security key or passkey);
     `uploaders` keeps them from tokens and project management."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -27,7 +29,14 @@ class TwoFactorPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith("/manage/") and self._blocked(request):
-            messages.info(request, "Set up two-factor authentication first: this site requires it.")
+            if settings.PACKYARD_REQUIRE_2FA == "phishing-resistant":
+                messages.info(
+                    request, "Add a security key or passkey first: this site requires one."
+                )
+            else:
+                messages.info(
+                    request, "Set up two-factor authentication first: this site requires it."
+                )
             return redirect("twofactor:overview")
         return self.get_response(request)
 

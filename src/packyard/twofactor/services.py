@@ -1,6 +1,7 @@
 """Second factors: TOTP, WebAuthn keys and passkeys, recovery codes, and their rate limits."""
 
 import hmac
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -41,6 +42,28 @@ def user_has_two_factor(user: User) -> bool:
     )
 
 
+def user_has_security_key(user: User) -> bool:
+    """A security key or passkey: the factors a look-alike site cannot relay."""
+    return WebAuthnCredential.objects.filter(user=user).exists()
+
+
+def codes_refused(user: User) -> bool:
+    """Whether TOTP and recovery codes may no longer sign this account in or confirm it is
+    them: the user chose "security keys only", or the site requires phishing-resistant factors
+    of an account that has one (one without is kept to adding one, by the policy)."""
+    if not user_has_security_key(user):
+        return False
+    return security_keys_only(user) or settings.PACKYARD_REQUIRE_2FA == "phishing-resistant"
+
+
+def security_keys_only(user: User) -> bool:
+    """The account's own "security keys only", once a waiting switch-off has taken effect."""
+    ends = user.security_keys_only_ends
+    if user.security_keys_only and ends is not None and ends <= timezone.now():
+        _security_keys_only_end(user)
+    return user.security_keys_only
+
+
 def policy_requires_two_factor() -> bool:
     """Whether the operator's policy makes this account keep a second factor."""
     return settings.PACKYARD_REQUIRE_2FA != "off"
@@ -49,10 +72,13 @@ def policy_requires_two_factor() -> bool:
 def two_factor_missing(user: User, *, publishing: bool, by_operator: bool = False) -> bool:
     """The operator's policy (PACKYARD_REQUIRE_2FA) asks this account for a second factor it
     does not have: for publishing (uploads, tokens, project management) under `all` and
-    `uploaders`, for anything else under `all`. The operator's own tokens are exempt."""
+    `uploaders`, for anything else under `all`; a security key or passkey for anything under
+    `phishing-resistant`. The operator's own tokens are exempt."""
     policy = settings.PACKYARD_REQUIRE_2FA
     if policy == "off" or by_operator or (policy == "uploaders" and not publishing):
         return False
+    if policy == "phishing-resistant":
+        return not user_has_security_key(user)
     return not user_has_two_factor(user)
 
 
@@ -234,6 +260,7 @@ def webauthn_remove(*, credential: WebAuthnCredential, request: HttpRequest) -> 
     user = credential.user
     others = WebAuthnCredential.objects.filter(user=user).exclude(pk=credential.pk).exists()
     _refuse_removing_last_factor(keeping=others or TOTPDevice.objects.filter(user=user).exists())
+    _refuse_removing_last_key(user, credential)
     credential.delete()
     method = "passkey" if credential.is_passkey else "webauthn"
     factor_changed(user=user, request=request, method=method, added=False, label=credential.label)
@@ -272,6 +299,23 @@ def _refuse_removing_last_factor(*, keeping: bool) -> None:
         )
 
 
+def _refuse_removing_last_key(user: User, credential: WebAuthnCredential) -> None:
+    others = WebAuthnCredential.objects.filter(user=user).exclude(pk=credential.pk).exists()
+    if others:
+        return
+    if settings.PACKYARD_REQUIRE_2FA == "phishing-resistant":
+        raise TwoFactorError(
+            "This is your last security key or passkey and this site requires one: add "
+            "another first."
+        )
+    if security_keys_only(user):
+        raise TwoFactorError(
+            "This is your last security key or passkey and your account signs in with keys "
+            'only: add another first, or turn "security keys only" off (which takes effect '
+            "after a delay)."
+        )
+
+
 def factor_changed(
     *, user: User, request: HttpRequest, method: str, added: bool, label: str = ""
 ) -> None:
@@ -287,6 +331,65 @@ def factor_changed(
         added=added,
     )
     sessions_revoke(user=user, keep=current_session_id(request))
+
+
+# --- security keys only -------------------------------------------------------------------
+
+
+def security_keys_only_on(*, user: User, request: HttpRequest) -> None:
+    """Codes stop signing the account in, at once (tightening needs only the usual
+    confirmation); a waiting switch-off is cancelled by it."""
+    if not user_has_security_key(user):
+        raise TwoFactorError("Add a security key or passkey first: you could not sign in.")
+    if user.security_keys_only and user.security_keys_only_ends is None:
+        return
+    cancelling = user.security_keys_only
+    User.objects.filter(pk=user.pk).update(security_keys_only=True, security_keys_only_ends=None)
+    user.security_keys_only, user.security_keys_only_ends = True, None
+    tag = EventTag.KEYS_ONLY_OFF_CANCELLED if cancelling else EventTag.KEYS_ONLY_ON
+    event_record(user=user, tag=tag, request=request)
+    security_email_send(
+        user=user,
+        subject="Security keys only" + (": switching off cancelled" if cancelling else ""),
+        template="twofactor/email/keys_only.txt",
+        change="cancelled" if cancelling else "on",
+    )
+
+
+def security_keys_only_off(*, user: User, request: HttpRequest) -> None:
+    """Loosening: announced now, in effect after PACKYARD_LOOSEN_DELAY, cancelled by turning it
+    on again. The view has had the user confirm with a key."""
+    if not user.security_keys_only or user.security_keys_only_ends is not None:
+        return
+    ends = timezone.now() + timedelta(seconds=settings.PACKYARD_LOOSEN_DELAY)
+    User.objects.filter(pk=user.pk).update(security_keys_only_ends=ends)
+    user.security_keys_only_ends = ends
+    event_record(
+        user=user, tag=EventTag.KEYS_ONLY_OFF_REQUESTED, request=request, ends=ends.isoformat()
+    )
+    security_email_send(
+        user=user,
+        subject="Security keys only will be switched off",
+        template="twofactor/email/keys_only.txt",
+        change="requested",
+        ends=ends,
+    )
+    security_keys_only(user)  # with no delay, now
+
+
+def _security_keys_only_end(user: User) -> None:
+    ended = User.objects.filter(
+        pk=user.pk, security_keys_only=True, security_keys_only_ends__lte=timezone.now()
+    ).update(security_keys_only=False, security_keys_only_ends=None)
+    user.security_keys_only, user.security_keys_only_ends = False, None
+    if ended:  # of two requests seeing the time pass, one records it
+        event_record(user=user, tag=EventTag.KEYS_ONLY_OFF, request=None)
+        security_email_send(
+            user=user,
+            subject="Security keys only is off",
+            template="twofactor/email/keys_only.txt",
+            change="off",
+        )
 
 
 def second_factors_reset(*, user: User, admin: User, request: HttpRequest) -> None:

@@ -6,6 +6,7 @@ app_name = "twofactor"
 
 urlpatterns = [
     path("manage/account/two-factor/", manage.overview, name="overview"),
+    path("manage/account/two-factor/keys-only/", manage.keys_only, name="keys-only"),
     path("manage/account/recovery-codes/", manage.recovery_codes_generate, name="recovery-codes"),
     path(
         "manage/account/recovery-codes/confirm/",

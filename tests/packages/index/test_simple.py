@@ -35,14 +35,14 @@ def test_index_html_lists_projects(client, published):
     assert response["Vary"] == "Accept"
     body = response.content.decode()
     assert '<a href="/simple/demo-pkg/">Demo_Pkg</a>' in body
-    assert '<meta name="pypi:repository-version" content="1.1">' in body
+    assert '<meta name="pypi:repository-version" content="1.4">' in body
 
 
 def test_index_json_lists_projects(client, published):
     response = client.get("/simple/", HTTP_ACCEPT=JSON_V1)
     assert response["Content-Type"] == JSON_V1
     data = json.loads(response.content)
-    assert data["meta"]["api-version"] == "1.1"
+    assert data["meta"]["api-version"] == "1.4"
     assert [p["name"] for p in data["projects"]] == ["Demo_Pkg", "other"]
 
 

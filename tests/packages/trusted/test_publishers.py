@@ -3,12 +3,22 @@ create their project, the "trusted publishing only" policy, the pages and their 
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from packyard.accounts.events import EventTag
 from packyard.accounts.models import Event
 from packyard.cli import main
+from packyard.packages import loosening
 from packyard.packages.events import ProjectEventTag
-from packyard.packages.models import File, Project, ProjectEvent, Publisher, PublisherToken, Role
+from packyard.packages.models import (
+    File,
+    Project,
+    ProjectEvent,
+    Publisher,
+    PublisherToken,
+    Role,
+    SettingChange,
+)
 from packyard.packages.services import project_create
 from packyard.packages.trusted.publishers import (
     PublisherError,
@@ -133,14 +143,21 @@ def test_trusted_only_needs_a_publisher(alice):
         trusted_only_set(project=project_of(alice), on=True, actor=alice)
 
 
-def test_turning_trusted_only_off_tells_every_owner_and_is_recorded(alice, bob, oidc):
+def test_turning_trusted_only_off_waits_tells_every_owner_and_is_recorded(alice, bob, oidc):
     project = project_of(alice)
     Role.objects.create(project=project, user=bob, role_name=Role.OWNER)
     github_publisher(project, oidc["github"])
     trusted_only_set(project=project, on=True, actor=alice)
     mail.outbox.clear()
-    trusted_only_set(project=project, on=False, actor=alice)
+    waiting = trusted_only_set(project=project, on=False, actor=alice)
+    assert waiting is not None
+    assert waiting.applied is None
     assert sorted(m.to[0] for m in mail.outbox) == [alice.email, bob.email]
+    assert "will be loosened" in mail.outbox[0].subject
+    project.refresh_from_db()
+    assert project.trusted_publishing_only  # not before the delay
+    SettingChange.objects.filter(pk=waiting.pk).update(effective=timezone.now())
+    assert not loosening.apply_due(project).trusted_publishing_only
     assert ProjectEvent.objects.filter(tag=ProjectEventTag.TRUSTED_ONLY_OFF).count() == 1
     assert ProjectEvent.objects.filter(tag=ProjectEventTag.TRUSTED_ONLY_ON).count() == 1
 
@@ -333,7 +350,8 @@ def test_an_owner_turns_trusted_only_on_and_off_on_the_page(alice, oidc):
         {"action": "trusted-only-off", "csrfmiddlewaretoken": token},
     )
     project.refresh_from_db()
-    assert not project.trusted_publishing_only
+    assert project.trusted_publishing_only  # loosening waits PACKYARD_LOOSEN_DELAY
+    assert SettingChange.objects.get(project=project).value is False
     response = browser.post(
         "/manage/project/demo/publishing/",
         {"action": "nonsense", "csrfmiddlewaretoken": token},

@@ -93,6 +93,11 @@ def _info(listing: ProjectListing, release: Release) -> dict[str, Any]:
         "package_url": base,
         "project_url": base,
         "project_urls": project_urls(metadata),
+        # PEP 792's status, as the simple API gives it; always here, "active" included.
+        "project_status": {
+            "status": project.pep792_status,
+            "reason": project.status_reason or None,
+        },
         "release_url": f"{base}{release.version}/",
         "summary": release.summary or None,
         "version": release.version,

@@ -1,4 +1,5 @@
-"""The simple repository API: PEP 503 HTML and PEP 691 JSON, with PEPs 592, 658, 700 and 714."""
+"""The simple repository API: PEP 503 HTML and PEP 691 JSON, with PEPs 592, 658, 700, 714 and
+792 (project status)."""
 
 import json
 from html import escape  # Django's escape is this one, wrapped for lazy strings: 10,000 calls
@@ -9,7 +10,7 @@ from django.http import HttpRequest
 from packyard.packages.index.queries import LinkedFile, SimpleFile
 from packyard.packages.models import Project
 
-API_VERSION = "1.1"
+API_VERSION = "1.4"  # 1.4: project status (PEP 792)
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 HTML_V1 = "application/vnd.pypi.simple.v1+html"
 HTML = "text/html"
@@ -83,10 +84,10 @@ def index_html(projects: list[Project]) -> bytes:
     return _html_page("Simple index", rows)
 
 
-def _html_page(title: str, body: str, serial: int | None = None) -> bytes:
+def _html_page(title: str, body: str, serial: int | None = None, head: str = "") -> bytes:
     return (
         "<!DOCTYPE html>\n<html>\n<head>\n"
-        f'<meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f'<meta name="pypi:repository-version" content="{API_VERSION}">\n{head}'
         f"<title>{escape(title)}</title>\n</head>\n<body>\n<h1>{escape(title)}</h1>\n"
         f"{body}</body>\n</html>\n"
         + ("" if serial is None else f"<!--SERIAL {serial}-->\n")  # where PyPI writes it
@@ -117,16 +118,27 @@ def _file_json(file: SimpleFile) -> dict[str, Any]:
     return entry
 
 
+def project_status(project: Project) -> dict[str, str] | None:
+    """PEP 792's marker, for a project that is not simply active (absent means active)."""
+    if project.pep792_status == "active":
+        return None
+    marker = {"status": project.pep792_status}
+    if project.status_reason:
+        marker["reason"] = project.status_reason
+    return marker
+
+
 def project_json(project: Project, versions: list[str], files: list[SimpleFile]) -> bytes:
-    return json.dumps(
-        {
-            "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
-            "name": project.normalized_name,
-            "versions": versions,
-            "files": [_file_json(file) for file in files],
-        },
-        separators=(",", ":"),
-    ).encode()
+    page: dict[str, Any] = {
+        "meta": {"api-version": API_VERSION, "_last-serial": project.last_serial},
+        "name": project.normalized_name,
+    }
+    status = project_status(project)
+    if status is not None:
+        page["project-status"] = status
+    page["versions"] = versions
+    page["files"] = [_file_json(file) for file in files]
+    return json.dumps(page, separators=(",", ":")).encode()
 
 
 def _file_anchor(file: LinkedFile) -> str:
@@ -146,4 +158,11 @@ def _file_anchor(file: LinkedFile) -> str:
 def project_html(project: Project, files: list[LinkedFile]) -> bytes:
     body = "".join(_file_anchor(file) for file in files)
     title = f"Links for {project.normalized_name}"
-    return _html_page(title, body, serial=project.last_serial)
+    head = ""
+    status = project_status(project)
+    if status is not None:
+        head = f'<meta name="pypi:project-status" content="{status["status"]}">\n'
+        if "reason" in status:
+            reason = escape(status["reason"])
+            head += f'<meta name="pypi:project-status-reason" content="{reason}">\n'
+    return _html_page(title, body, serial=project.last_serial, head=head)

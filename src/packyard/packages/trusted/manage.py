@@ -14,7 +14,7 @@ from packyard.accounts.ratelimit import RateLimited
 from packyard.accounts.reauth import reauth_required
 from packyard.http import parse_uuid, wait_in_words
 from packyard.oidc.issuers import configured_issuers
-from packyard.packages.manage import owned_project
+from packyard.packages.manage import key_confirmation, loosening_message, owned_project
 from packyard.packages.models import Project, Publisher
 from packyard.packages.trusted import publishers
 from packyard.packages.trusted.rules import KINDS, UNSAFE_EVENTS
@@ -47,6 +47,10 @@ def project_publishing(request: HttpRequest, name: str) -> HttpResponse:
     project = owned_project(request, name)
     assert isinstance(request.user, User)
     if request.method == "POST":
+        if request.POST.get("action") == "trusted-only-off":
+            confirm = key_confirmation(request, project, "trusted_publishing_only", False)
+            if confirm is not None:
+                return confirm
         try:
             _publishing_action(request, project, request.user)
         except publishers.PublisherError as exc:
@@ -80,13 +84,16 @@ def _publishing_action(request: HttpRequest, project: Project, owner: User) -> N
         messages.success(request, "Publisher removed; its upload tokens no longer work.")
     elif action in ("trusted-only-on", "trusted-only-off"):
         on = action == "trusted-only-on"
-        publishers.trusted_only_set(project=project, on=on, actor=owner, request=request)
-        messages.success(
-            request,
-            "Uploads now come only from trusted publishers."
-            if on
-            else "API tokens may upload again; every Owner has been told.",
-        )
+        waiting = publishers.trusted_only_set(project=project, on=on, actor=owner, request=request)
+        if waiting is not None:
+            messages.success(request, loosening_message(waiting))
+        else:
+            messages.success(
+                request,
+                "Uploads now come only from trusted publishers."
+                if on
+                else "API tokens may upload again; every Owner has been told.",
+            )
     else:
         raise publishers.PublisherError("Unknown action.")
 

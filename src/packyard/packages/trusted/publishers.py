@@ -11,8 +11,9 @@ from packyard.accounts.ratelimit import Limit
 from packyard.accounts.services import security_email_send
 from packyard.http import client_ip
 from packyard.oidc.issuers import configured_issuers
+from packyard.packages import loosening
 from packyard.packages.events import ProjectEventTag, project_event_record
-from packyard.packages.models import Project, Publisher
+from packyard.packages.models import Project, Publisher, SettingChange
 from packyard.packages.services import ProjectActionError, new_project_name_check, owners_tell
 from packyard.packages.trusted.rules import KINDS, UNSAFE_EVENTS, RuleError
 
@@ -190,26 +191,19 @@ def publisher_remove(
 
 def trusted_only_set(
     *, project: Project, on: bool, actor: User, request: HttpRequest | None = None
-) -> None:
-    """Turn "trusted publishing only" on (needs a publisher) or off (every Owner is told)."""
-    if on and not project.publishers.exists():
-        raise PublisherError("Add a trusted publisher first: with none, nothing could upload.")
-    if project.trusted_publishing_only == on:
-        return
-    with transaction.atomic():
-        Project.objects.filter(pk=project.pk).update(trusted_publishing_only=on)
-        project.trusted_publishing_only = on
-        project_event_record(
-            projects=[project],
-            tag=ProjectEventTag.TRUSTED_ONLY_ON if on else ProjectEventTag.TRUSTED_ONLY_OFF,
+) -> SettingChange | None:
+    """Turn "trusted publishing only" on (needs a publisher; at once) or off (a loosening: it
+    waits PACKYARD_LOOSEN_DELAY, announced to every Owner; returned)."""
+    try:
+        return loosening.setting_change(
+            project=project,
+            setting="trusted_publishing_only",
+            value=on,
             actor=actor,
             request=request,
         )
-    if on:
-        what = "limited uploads to the project's trusted publishers"
-    else:
-        what = "allowed uploads with API tokens again (trusted publishing only is off)"
-    owners_tell(project, "upload policy changed", what, actor.username)
+    except ProjectActionError as exc:
+        raise PublisherError(str(exc)) from None
 
 
 def pending_publishers_of(user: User) -> list[Publisher]:

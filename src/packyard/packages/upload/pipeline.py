@@ -13,6 +13,7 @@ from packaging.utils import canonicalize_name
 from packyard.accounts.models import User
 from packyard.accounts.ratelimit import Limit, RateLimited, hit_all
 from packyard.http import Refused, client_ip
+from packyard.packages import loosening
 from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.models import File, Project, Publisher, Role
 from packyard.packages.services import (
@@ -134,7 +135,7 @@ class UploadAuthorizer:
             _claim_name(self.normalized_name, user)
             _check_new_project(self.request, self.uploader)
             return
-        _check_quarantine(project)
+        _check_open(project)
         if project.trusted_publishing_only:
             raise UploadRefused(
                 f"The project {project.name!r} accepts uploads only from its trusted publishers "
@@ -147,6 +148,13 @@ class UploadAuthorizer:
                 f"The user {user.username!r} isn't allowed to upload to project {project.name!r}.",
                 403,
             )
+        if loosening.keys_missing(project, user):
+            raise UploadRefused(
+                f"The project {project.name!r} requires its Owners and Maintainers to have a "
+                f"security key or passkey, and {user.username!r} has none: add one at "
+                f"{settings.BASE_URL}/manage/account/two-factor/ and upload again.",
+                403,
+            )
 
     def _authorize_publisher(self, identity: PublisherIdentity, project: Project | None) -> None:
         """A trusted publisher uploads to the existing projects it was given a token for."""
@@ -156,16 +164,22 @@ class UploadAuthorizer:
             identity.check_project(project=project, version=self.version)
         except TokenError as exc:
             raise UploadRefused(str(exc), 403) from None
-        _check_quarantine(project)
+        _check_open(project)
         self.publisher = publisher
         self.creating = False
 
 
-def _check_quarantine(project: Project) -> None:
+def _check_open(project: Project) -> None:
     if project.quarantined:
         raise UploadRefused(
             f"The project {project.name!r} is quarantined by this index's administrators: "
             "uploads are closed until they review it.",
+            403,
+        )
+    if project.status == Project.ARCHIVED:
+        raise UploadRefused(
+            f"The project {project.name!r} is archived by its Owners: it takes no more uploads. "
+            "An Owner can unarchive it (which takes effect after a delay).",
             403,
         )
 
@@ -186,7 +200,9 @@ def process(request: HttpRequest, uploader: auth.Uploader) -> None:
         authorize = UploadAuthorizer(
             request, uploader, canonicalize_name(meta.name), str(meta.version)
         )
-        authorize(Project.objects.filter(normalized_name=canonicalize_name(meta.name)).first())
+        project = Project.objects.filter(normalized_name=canonicalize_name(meta.name)).first()
+        # A loosening whose delay has passed takes effect before it is judged by.
+        authorize(loosening.apply_due(project) if project is not None else None)
         if store.file_already_exists(filename, received.sha256):
             return
         checked = archive.check_archive(

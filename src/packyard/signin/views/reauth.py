@@ -31,20 +31,26 @@ REAUTH_PASSWORD_OK_KEY = "packyard_reauth_password_ok"  # noqa: S105 - a session
 def reauthenticate(request: HttpRequest) -> HttpResponse:
     """Password, then the second factor when the account has one (a code, or a security key)."""
     user = user_of(request)
-    has_totp = TOTPDevice.objects.filter(user=user).exists()
     has_webauthn = WebAuthnCredential.objects.filter(user=user).exists()
-    form = ReauthForm(request.POST or None, user=user, request=request)
+    # A key is asked for when the action needs one (loosening a setting) or the account no
+    # longer accepts codes.
+    key_only = has_webauthn and (
+        "key" in (request.GET.get("factor"), request.POST.get("factor"))
+        or services.codes_refused(user)
+    )
+    has_totp = TOTPDevice.objects.filter(user=user).exists() and not key_only
+    form = ReauthForm(request.POST or None, user=user, request=request, codes=not key_only)
     next_url = request.GET.get("next") or request.POST.get("next") or reverse("accounts:manage")
     intent = request.GET.get("intent") or request.POST.get("intent") or ""
     key_step = False
     if request.method == "POST" and form.is_valid():
         code = form.cleaned_data.get("code", "")
         if not (has_totp or has_webauthn):
-            reauth_mark(request)
+            reauth_mark(request, factor="password")
             return redirect(_after_reauth(request, next_url, intent))
         if code and has_totp:
             if _reauth_code_ok(request, user, code):
-                reauth_mark(request)
+                reauth_mark(request, factor="password+totp")
                 return redirect(_after_reauth(request, next_url, intent))
             form.add_error("code", "That code is not right, or was already used.")
         elif has_webauthn:
@@ -60,6 +66,7 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
         "has_webauthn": has_webauthn,
         "has_totp": has_totp,
         "key_step": key_step,
+        "key_only": key_only,
     }
     return render(request, "signin/reauthenticate.html", context)
 
@@ -119,7 +126,7 @@ def reauth_webauthn_verify(request: HttpRequest) -> JsonResponse:
         return json_error(str(exc))
     services.second_factor_succeeded(user=user, request=request)
     request.session.pop(REAUTH_PASSWORD_OK_KEY, None)
-    reauth_mark(request)
+    reauth_mark(request, factor="password+security-key")
     next_url = request.GET.get("next", "")
     return JsonResponse(
         {"redirect": _after_reauth(request, next_url, request.GET.get("intent", ""))}

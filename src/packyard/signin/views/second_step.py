@@ -42,7 +42,10 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
         code_form = CodeForm(request.POST if method == "totp" else None)
         recovery_form = RecoveryCodeForm(request.POST if method == "recovery" else None)
         form = code_form if method == "totp" else recovery_form
-        if method in {"totp", "recovery"} and form.is_valid():
+        if method in {"totp", "recovery"} and services.codes_refused(user):
+            form.add_error(None, KEYS_ONLY)
+            status = 403
+        elif method in {"totp", "recovery"} and form.is_valid():
             next_url = pending.pending_next(request)
             try:
                 outcome = _second_factor(request, user, method, form, next_url)
@@ -53,13 +56,21 @@ def login_second_step(request: HttpRequest) -> HttpResponse:
                 if outcome is LoginOutcome.HELD:
                     return render(request, "signin/login_held.html", {"email": user.email})
                 return redirect(safe_next(request, next_url))
+    keys_only = services.codes_refused(user)
     context = {
         "code_form": code_form,
         "recovery_form": recovery_form,
-        "has_totp": TOTPDevice.objects.filter(user=user).exists(),
+        "has_totp": TOTPDevice.objects.filter(user=user).exists() and not keys_only,
         "has_webauthn": WebAuthnCredential.objects.filter(user=user).exists(),
+        "keys_only": keys_only,
     }
     return render(request, "signin/second_step.html", context, status=status)
+
+
+KEYS_ONLY = (
+    "This account signs in only with a security key or passkey. If you lost every one, ask "
+    "this index's administrators to reset your second factors."
+)
 
 
 class LoginOutcome(Enum):

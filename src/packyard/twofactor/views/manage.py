@@ -15,7 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST, require_safe
 
 from packyard.accounts.models import User
-from packyard.accounts.reauth import reauth_required
+from packyard.accounts.reauth import reauth_redirect, reauth_required, reauth_with_key
 from packyard.twofactor import secretbox, services, totp, webauthn
 from packyard.twofactor.forms import CodeForm, LabelForm, RecoveryCodeForm
 from packyard.twofactor.models import TOTPDevice, WebAuthnCredential
@@ -34,8 +34,42 @@ def overview(request: HttpRequest) -> HttpResponse:
         "recovery_remaining": services.recovery_codes_remaining(user),
         "recovery_confirmed": services.recovery_codes_confirmed(user),
         "has_two_factor": services.user_has_two_factor(user),
+        "keys_only": services.security_keys_only(user),
+        "keys_only_ends": user.security_keys_only_ends,
+        "site_requires_keys": settings.PACKYARD_REQUIRE_2FA == "phishing-resistant",
     }
     return render(request, "twofactor/overview.html", context)
+
+
+@never_cache
+@reauth_required()
+@require_POST
+def keys_only(request: HttpRequest) -> HttpResponse:
+    """ "Security keys only": on at once; off (a loosening) only after confirming with a key,
+    announced, and after PACKYARD_LOOSEN_DELAY."""
+    user = user_of(request)
+    action = request.POST.get("action", "")
+    try:
+        if action == "on":
+            services.security_keys_only_on(user=user, request=request)
+            messages.success(
+                request, "Only security keys and passkeys sign in to your account now."
+            )
+        elif action == "off":
+            if not reauth_with_key(request):
+                return reauth_redirect(request, window=settings.PACKYARD_REAUTH_SECONDS, key=True)
+            services.security_keys_only_off(user=user, request=request)
+            if user.security_keys_only:
+                messages.success(
+                    request,
+                    f"Security keys only ends at {user.security_keys_only_ends:%Y-%m-%d %H:%M} "
+                    "UTC. We emailed you; turn it on again to cancel.",
+                )
+            else:
+                messages.success(request, "Security keys only is off.")
+    except services.TwoFactorError as exc:
+        messages.error(request, str(exc))
+    return redirect("twofactor:overview")
 
 
 def _needs_recovery_codes(request: HttpRequest) -> HttpResponse | None:
