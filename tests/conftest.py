@@ -17,7 +17,7 @@ from django.test import Client
 from django.utils import timezone
 
 from packyard.accounts.models import Event, User
-from packyard.accounts.reauth import REAUTH_AT_KEY
+from packyard.accounts.reauth import REAUTH_AT_KEY, REAUTH_FACTOR_KEY
 from packyard.accounts.services import user_create
 from packyard.env import storage_from_url
 from packyard.tokens.mint import token_mint
@@ -175,13 +175,15 @@ def dave(db: None) -> User:
     return user_create(username="dave", email="dave@example.com", password=PASSWORD, verified=True)
 
 
-def browser_for(user: User, *, reauthenticated: bool = True) -> Client:
-    """A CSRF-enforcing client logged in as the user, as if they had just re-authenticated."""
+def browser_for(user: User, *, reauthenticated: bool = True, with_key: bool = False) -> Client:
+    """A CSRF-enforcing client logged in as the user, as if they had just re-authenticated
+    (`with_key`: with a security key)."""
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(user)
     if reauthenticated:
         session = browser.session
         session[REAUTH_AT_KEY] = time.time()
+        session[REAUTH_FACTOR_KEY] = "password+security-key" if with_key else "password+totp"
         session.save()
     return browser
 

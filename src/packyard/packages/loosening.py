@@ -186,7 +186,8 @@ def change_cancel(*, change: SettingChange, actor: User, request: HttpRequest | 
 
 
 def apply_due(project: Project) -> Project:
-    """Carry out the project's loosenings whose delay has passed; the project as it is now."""
+    """Carry out the project's loosenings whose delay has passed; returns the project read
+    again when any was, else the one given."""
     due = SettingChange.objects.filter(
         project=project,
         cancelled__isnull=True,
