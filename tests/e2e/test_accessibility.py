@@ -199,6 +199,7 @@ def test_login_steps_and_project_pages_are_accessible(
         ("credentials", "/manage/project/a11y-pages/credentials/"),
         ("project-history", "/manage/project/a11y-pages/history/"),
         ("publishing", "/manage/project/a11y-pages/publishing/"),
+        ("project-security", "/manage/project/a11y-pages/security/"),
         ("pending-publishing", "/manage/account/publishing/"),
         ("invitations", "/manage/account/invitations/"),
         ("password-change", "/manage/account/password/"),

@@ -398,6 +398,10 @@ def second_factors_reset(*, user: User, admin: User, request: HttpRequest) -> No
         TOTPDevice.objects.filter(user=user).delete()
         WebAuthnCredential.objects.filter(user=user).delete()
         RecoveryCode.objects.filter(user=user).delete()
+        # Keys only would come back with the next key the person adds: they start over.
+        User.objects.filter(pk=user.pk).update(
+            security_keys_only=False, security_keys_only_ends=None
+        )
         event_record(
             user=user,
             tag=EventTag.TWO_FACTOR_RESET_BY_ADMIN,
