@@ -233,6 +233,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
         source_cidrs=tuple(args.source),
         single_use=args.single_use,
         read_only=args.read_only,
+        stage_only=args.stage_only,
     )
     expires: datetime | None = timezone.now() + args.expires if args.expires else None
     try:
@@ -308,6 +309,52 @@ def cmd_publisher_list(args: argparse.Namespace) -> int:
         claims = " ".join(f"{key}={value}" for key, value in publisher.claims.items())
         print(f"{publisher.id} {publisher.issuer_url} {claims}{pending}")
         print(f"    {publisher_describe(publisher)}")
+    return 0
+
+
+def cmd_stage_list(args: argparse.Namespace) -> int:
+    _setup()
+    from packyard.packages.models import Project
+    from packyard.packages.stages import services as stages
+
+    project = Project.objects.filter(normalized_name=_canonical(args.project)).first()
+    if project is None:
+        raise SystemExit(f"No project named {args.project!r}.")
+    stages.expire_due(project)
+    for stage in project.stages.order_by("created"):
+        files = list(stage.files.values_list("filename", flat=True))
+        closes = f"closes {stage.expires:%Y-%m-%d %H:%M}" if stage.is_open else stage.state
+        print(f"{stage.id} {stage.version} {stage.state} ({closes}), {len(files)} files")
+        if stage.is_open:
+            print(f"    index: {stages.stage_index_url(stage)}")
+        for filename in files:
+            print(f"    {filename}")
+    return 0
+
+
+def cmd_stage_publish(args: argparse.Namespace) -> int:
+    _setup()
+    from packyard.http import parse_uuid
+    from packyard.packages.models import Stage
+    from packyard.packages.stages import services as stages
+
+    stage_id = parse_uuid(args.id)
+    stage = (
+        Stage.objects.select_related("project").filter(pk=stage_id).first() if stage_id else None
+    )
+    if stage is None:
+        raise SystemExit(f"No stage {args.id!r}; `packyard stage list PROJECT` shows ids.")
+    if not args.operator:
+        raise SystemExit(
+            "Publishing a stage needs an approver's fresh second factor, in the web UI: "
+            f"{stages.stage_review_url(stage)}\nOn the server host, --operator publishes it as "
+            "the index's operator, recorded as such in the project's history."
+        )
+    try:
+        serial = stages.stage_publish(stage=stage, actor=None, request=None, by_operator=True)
+    except stages.StageError as exc:
+        raise SystemExit(f"Refused: {exc}") from None
+    print(f"Published {stage.project.name} {stage.version} as serial {serial}.")
     return 0
 
 
@@ -541,6 +588,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="reads a private index (its projects only, with --project), never uploads",
     )
+    mint.add_argument(
+        "--stage-only",
+        action="store_true",
+        help="its uploads wait in a stage for an Owner's approval (docs/stages.md)",
+    )
     mint.add_argument("--expires", type=parse_duration, help="lifetime, e.g. 90d, 12h, 2w")
     mint.add_argument("--description", default="created with packyard token create")
     mint.set_defaults(func=cmd_token_create)
@@ -576,6 +628,23 @@ def build_parser() -> argparse.ArgumentParser:
     removed = publisher.add_parser("remove", help="remove a publisher by its id")
     removed.add_argument("id")
     removed.set_defaults(func=cmd_publisher_remove)
+
+    stage = commands.add_parser(
+        "stage", help="releases waiting for approval (docs/stages.md)"
+    ).add_subparsers(dest="stage_command", required=True)
+    stage_listed = stage.add_parser("list", help="a project's stages, with their ids")
+    stage_listed.add_argument("project")
+    stage_listed.set_defaults(func=cmd_stage_list)
+    stage_published = stage.add_parser(
+        "publish", help="publish a stage: refused without --operator (approvers use the web)"
+    )
+    stage_published.add_argument("id")
+    stage_published.add_argument(
+        "--operator",
+        action="store_true",
+        help="publish as the index's operator, on the server host, recorded as such",
+    )
+    stage_published.set_defaults(func=cmd_stage_publish)
 
     checked = commands.add_parser(
         "check", help="is every file, page and serial consistent? exit 0 only when it is"

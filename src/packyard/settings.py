@@ -320,6 +320,14 @@ PACKYARD_OIDC_PENDING_PER_USER = env_int("PACKYARD_OIDC_PENDING_PER_USER", 3, mi
 PACKYARD_REAUTH_SECONDS = env_int("PACKYARD_REAUTH_SECONDS", 15 * 60, minimum=60)
 # Loosening a security setting of an account or project waits this long, announced, so that
 # any Owner (or the account's holder) can stop it if it was not theirs (docs/security.md).
+# Stages (docs/stages.md): how long one waits for its approval, how many a project may have open,
+# how many files one may hold, and the factor publishing one needs (a project may tighten it).
+PACKYARD_STAGE_DAYS = env_int("PACKYARD_STAGE_DAYS", 7, minimum=1)
+PACKYARD_STAGES_PER_PROJECT = env_int("PACKYARD_STAGES_PER_PROJECT", 10, minimum=1)
+PACKYARD_STAGE_MAX_FILES = env_int("PACKYARD_STAGE_MAX_FILES", 100, minimum=1)
+PACKYARD_STAGE_APPROVAL_FACTOR = env_choice(
+    "PACKYARD_STAGE_APPROVAL_FACTOR", "any", ("any", "phishing-resistant")
+)
 # 0 makes loosening immediate (still announced): for a single-person index only.
 PACKYARD_LOOSEN_DELAY = (
     0

@@ -189,13 +189,19 @@ def test_an_owner_with_a_key_loosens_only_after_confirming_with_it(project, alic
     key_of(alice)
     keys(project, True, alice)
     browser = browser_for(alice)  # confirmed with a code
-    response = post(browser, {"action": "keys-off"})
+    response = post(
+        browser, {"action": "set", "setting": "require_phishing_resistant", "value": "off"}
+    )
     assert response.status_code == 302
     assert "factor=key" in response["Location"]
     assert "intent=" in response["Location"]  # carried out after the key
     assert not SettingChange.objects.exists()
     with_key = browser_for(alice, with_key=True)
-    response = post(with_key, {"action": "keys-off"}, follow=True)
+    response = post(
+        with_key,
+        {"action": "set", "setting": "require_phishing_resistant", "value": "off"},
+        follow=True,
+    )
     assert "takes effect at" in response.content.decode()
     assert SettingChange.objects.get().value is False
 
@@ -210,7 +216,10 @@ def test_the_reauth_page_asked_for_a_key_offers_no_code_field(project, alice):
 
 def test_an_owner_without_a_key_loosens_with_the_usual_confirmation(project, alice):
     keys(project, True, alice)
-    response = post(browser_for(alice), {"action": "keys-off"})
+    response = post(
+        browser_for(alice),
+        {"action": "set", "setting": "require_phishing_resistant", "value": "off"},
+    )
     assert response.status_code == 302
     assert response["Location"] == PAGE
     assert SettingChange.objects.filter(applied__isnull=True).count() == 1
@@ -265,7 +274,12 @@ def test_another_projects_change_cannot_be_cancelled_from_this_page(project, ali
 
 def test_a_form_from_another_site_is_refused(project, alice):
     browser = browser_for(alice)
-    assert browser.post(PAGE, {"action": "keys-on"}).status_code == 403
+    assert (
+        browser.post(
+            PAGE, {"action": "set", "setting": "require_phishing_resistant", "value": "on"}
+        ).status_code
+        == 403
+    )
     assert not Project.objects.get(pk=project.pk).require_phishing_resistant
 
 

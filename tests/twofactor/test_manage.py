@@ -186,6 +186,7 @@ def test_reauthentication_refuses_a_wrong_password(alice):
 
 SENSITIVE = {
     "packages:security",
+    "packages:stage",
     "twofactor:keys-only",
     "tokens:list",
     "tokens:delete",
@@ -213,6 +214,7 @@ SENSITIVE = {
 # Pages under /manage/ that only show things, or only end sessions (which protects the user).
 NOT_SENSITIVE = {
     "packages:history",
+    "packages:stages",
     "packages:my-projects",
     "packages:invitations",
     "packages:settings",

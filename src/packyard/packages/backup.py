@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from packyard.packages.models import File
+from packyard.packages.stages.services import open_staged_files
 from packyard.packages.storage_migrate import (
     Copied,
     already_there,
@@ -79,10 +81,13 @@ def _is_postgres() -> bool:
 
 
 def _manifest_files() -> Iterator[dict[str, object]]:
-    rows = File.objects.order_by("pk").values_list(
-        "path", "sha256_digest", "size", "metadata_path", "metadata_sha256"
+    columns = ("path", "sha256_digest", "size", "metadata_path", "metadata_sha256")
+    rows = chain(
+        File.objects.order_by("pk").values_list(*columns).iterator(),
+        # Open stages' files: a restore or a move keeps them publishable.
+        open_staged_files().order_by("pk").values_list(*columns).iterator(),
     )
-    for path, sha256, size, metadata_path, metadata_sha256 in rows.iterator():
+    for path, sha256, size, metadata_path, metadata_sha256 in rows:
         yield {"path": path, "sha256": sha256, "size": size}
         if metadata_path:
             yield {"path": metadata_path, "sha256": metadata_sha256}

@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import chain
 
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -17,6 +18,7 @@ from django.utils import timezone
 from packyard.packages.filestore import STORE_ERRORS
 from packyard.packages.index import pages
 from packyard.packages.models import File, JournalEntry, Project, RenderedPage
+from packyard.packages.stages.services import open_staged_files
 
 READ_CHUNK = 1024 * 1024
 FILES_ROOT = "packages"
@@ -54,10 +56,12 @@ def _check_bytes(path: str, subject: str, size: int | None, sha256: str) -> Prob
 
 
 def file_problems(progress: Callable[[], None] = lambda: None) -> Iterator[Problem]:
-    rows = File.objects.order_by("pk").values_list(
-        "filename", "path", "size", "sha256_digest", "metadata_path", "metadata_sha256"
+    columns = ("filename", "path", "size", "sha256_digest", "metadata_path", "metadata_sha256")
+    rows = chain(
+        File.objects.order_by("pk").values_list(*columns).iterator(),
+        open_staged_files().order_by("pk").values_list(*columns).iterator(),
     )
-    for filename, path, size, sha256, metadata_path, metadata_sha256 in rows.iterator():
+    for filename, path, size, sha256, metadata_path, metadata_sha256 in rows:
         problem = _check_bytes(path, filename, size, sha256)
         if problem is not None:
             yield problem
@@ -115,6 +119,10 @@ def orphan_problems(min_age: timedelta = timedelta(0)) -> Iterator[Problem]:
     progress, whose row commits after its bytes are stored)."""
     named = set(File.objects.values_list("path", flat=True))
     named |= set(File.objects.exclude(metadata_path="").values_list("metadata_path", flat=True))
+    # Open stages' files: stored, and published from there.
+    staged = open_staged_files()
+    named |= set(staged.values_list("path", flat=True))
+    named |= set(staged.exclude(metadata_path="").values_list("metadata_path", flat=True))
     cutoff = timezone.now() - min_age
     for path in _stored_paths():
         if path in named:

@@ -69,6 +69,9 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
         "Security keys or passkeys required of every Owner and Maintainer"
     ),
     ProjectEventTag.KEYS_REQUIRED_OFF: lambda d: "Security keys no longer required",
+    ProjectEventTag.SETTING_CHANGE: lambda d: (
+        f"{str(d.get('setting', '')).capitalize()} set to {d.get('value', '')}"
+    ),
     ProjectEventTag.SETTING_LOOSEN_REQUESTED: lambda d: (
         f"Asked to change {d.get('setting', '')} to {d.get('value', '')}, "
         f"in effect at {str(d.get('effective', ''))[:16].replace('T', ' ')} UTC"
@@ -76,6 +79,18 @@ SENTENCES: dict[str, Callable[[Details], str]] = {
     ProjectEventTag.SETTING_LOOSEN_CANCELLED: lambda d: (
         f"Waiting change of {d.get('setting', '')} to {d.get('value', '')} cancelled"
     ),
+    ProjectEventTag.STAGE_CREATED: lambda d: (
+        f"Stage for {d.get('version', '')} opened ({d.get('reason', '')})"
+    ),
+    ProjectEventTag.STAGE_FILE_ADD: lambda d: (
+        f"{d.get('filename', '')} staged for {d.get('version', '')} with {d.get('method', '')}"
+    ),
+    ProjectEventTag.STAGE_PUBLISHED: lambda d: (
+        f"Stage for {d.get('version', '')} published: {d.get('files', 0)} files, serial "
+        f"{d.get('serial', '')}" + (" (by the operator)" if d.get("by_operator") else "")
+    ),
+    ProjectEventTag.STAGE_DISCARDED: lambda d: f"Stage for {d.get('version', '')} discarded",
+    ProjectEventTag.STAGE_EXPIRED: lambda d: f"Stage for {d.get('version', '')} expired",
     ProjectEventTag.STATUS_CHANGE: lambda d: (
         f"Status set to {d.get('status', '')}" + (f": {d['reason']}" if d.get("reason") else "")
     ),

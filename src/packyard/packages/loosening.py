@@ -65,6 +65,24 @@ SETTINGS: dict[str, Setting] = {
         loosens=lambda current, wanted: current and not wanted,
         in_words=lambda on: "on" if on else "off",
     ),
+    "releases_need_approval": Setting(
+        label="releases need approval",
+        read=lambda project: project.releases_need_approval,
+        loosens=lambda current, wanted: current and not wanted,
+        in_words=lambda on: "on" if on else "off",
+    ),
+    "stage_approval_owners_only": Setting(
+        label="stages published by Owners only",
+        read=lambda project: project.stage_approval_owners_only,
+        loosens=lambda current, wanted: current and not wanted,
+        in_words=lambda on: "on" if on else "off (Owners and Maintainers)",
+    ),
+    "stage_approval_keys": Setting(
+        label="a security key to publish a stage",
+        read=lambda project: project.stage_approval_keys,
+        loosens=lambda current, wanted: current and not wanted,
+        in_words=lambda on: "on" if on else "off",
+    ),
     # Leaving "archived" reopens uploads; the other changes of status close nothing.
     "status": Setting(
         label="status",
@@ -247,10 +265,19 @@ def _apply(
             ProjectEventTag.KEYS_REQUIRED_ON,
             ProjectEventTag.KEYS_REQUIRED_OFF,
         ),
-    }[setting]
-    project_event_record(
-        projects=[project], tag=tags[0] if value else tags[1], actor=actor, request=request
-    )
+    }.get(setting)
+    if tags is not None:
+        tag = tags[0] if value else tags[1]
+        project_event_record(projects=[project], tag=tag, actor=actor, request=request)
+    else:
+        project_event_record(
+            projects=[project],
+            tag=ProjectEventTag.SETTING_CHANGE,
+            actor=actor,
+            request=request,
+            setting=SETTINGS[setting].label,
+            value=SETTINGS[setting].in_words(value),
+        )
     if setting == "require_phishing_resistant" and value:
         transaction.on_commit(lambda: _members_without_keys_tell(project))
 

@@ -28,6 +28,7 @@ from packyard.packages.models import (
     Role,
     SettingChange,
 )
+from packyard.packages.stages import services as stages
 from packyard.tokens.models import ApiToken
 from packyard.twofactor.services import user_has_security_key
 
@@ -187,14 +188,17 @@ def project_security(request: HttpRequest, name: str) -> HttpResponse:
         ],
         "without_keys": [role for role in members if not user_has_security_key(role.user)],
         "statuses": [("active", "Active"), ("archived", "Archived"), ("deprecated", "Deprecated")],
+        "stages": stages.open_stages(project).prefetch_related("files"),
+        "site_approval_keys": settings.PACKYARD_STAGE_APPROVAL_FACTOR == "phishing-resistant",
     }
     return render(request, "packages/security.html", context)
 
 
 def _security_wanted(request: HttpRequest) -> tuple[str, object]:
     action = request.POST.get("action", "")
-    if action in ("keys-on", "keys-off"):
-        return "require_phishing_resistant", action == "keys-on"
+    setting = request.POST.get("setting", "")
+    if action == "set" and setting in loosening.SETTINGS and setting != "status":
+        return setting, request.POST.get("value") == "on"
     if action == "status":
         value = loosening.status_value(
             request.POST.get("status", ""), request.POST.get("reason", "")

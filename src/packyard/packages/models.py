@@ -33,6 +33,12 @@ class Project(models.Model):
     trusted_publishing_only = models.BooleanField(default=False)
     # Set by an Owner: every Owner and Maintainer needs a security key or passkey to upload.
     require_phishing_resistant = models.BooleanField(default=False)
+    # Set by Owners: every upload waits in a stage until an approver publishes it.
+    releases_need_approval = models.BooleanField(default=False)
+    # Who may publish a stage: Owners only, or Owners and Maintainers.
+    stage_approval_owners_only = models.BooleanField(default=False)
+    # Publishing a stage needs a security key or passkey (tightens PACKYARD_STAGE_APPROVAL_FACTOR).
+    stage_approval_keys = models.BooleanField(default=False)
     # PEP 792, as Owners set it: "" (active), "archived" (no more uploads) or "deprecated".
     # Quarantine is staff's and stays `quarantined`.
     status = models.CharField(max_length=16, blank=True, default="")
@@ -316,7 +322,8 @@ class SettingChange(models.Model):
         return self.cancelled is None and self.applied is None
 
 
-# The trusted publishing models live beside the code that uses them; Django finds them here.
+# Stages and trusted publishing live beside the code that uses them; Django finds them here.
+from packyard.packages.stages.models import Stage, StagedFile  # noqa: E402
 from packyard.packages.trusted.models import Publisher, PublisherToken  # noqa: E402
 
 __all__ = [
@@ -332,5 +339,7 @@ __all__ = [
     "ReservedName",
     "Role",
     "SettingChange",
+    "Stage",
+    "StagedFile",
     "UsedFilename",
 ]

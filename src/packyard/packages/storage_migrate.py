@@ -8,6 +8,7 @@ import hashlib
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from django.core.files import File as DjangoFile
@@ -17,6 +18,7 @@ from django.utils.module_loading import import_string
 from packyard.env import storage_from_url
 from packyard.packages.filestore import STORE_ERRORS
 from packyard.packages.models import File
+from packyard.packages.stages.services import open_staged_files
 
 READ_CHUNK = 1024 * 1024
 # Copies held in memory up to this size, then in a temporary file.
@@ -39,10 +41,13 @@ def storage_at(url: str) -> Storage:
 
 def objects() -> Iterator[tuple[str, str, int | None]]:
     """(path, sha256, size) of every stored object: files and their core metadata."""
-    rows = File.objects.order_by("pk").values_list(
-        "path", "sha256_digest", "size", "metadata_path", "metadata_sha256"
+    columns = ("path", "sha256_digest", "size", "metadata_path", "metadata_sha256")
+    rows = chain(
+        File.objects.order_by("pk").values_list(*columns).iterator(),
+        # Open stages' files: a restore or a move keeps them publishable.
+        open_staged_files().order_by("pk").values_list(*columns).iterator(),
     )
-    for path, sha256, size, metadata_path, metadata_sha256 in rows.iterator():
+    for path, sha256, size, metadata_path, metadata_sha256 in rows:
         yield path, sha256, size
         if metadata_path:
             yield metadata_path, metadata_sha256, None

@@ -2,6 +2,7 @@ from django.urls import path, re_path
 
 from packyard.packages import manage, views
 from packyard.packages.index import xmlrpc
+from packyard.packages.stages import views as stage_views
 from packyard.packages.trusted import manage as trusted_manage
 from packyard.packages.trusted import views as trusted_views
 from packyard.packages.upload import views as upload_views
@@ -24,12 +25,21 @@ urlpatterns = [
     re_path(r"^(?P<path>packages/[0-9a-f/]+/[^/]+)$", views.file_download, name="file"),
     # Where files were linked before they moved to PyPI's layout: links kept elsewhere still work.
     re_path(r"^files/(?P<path>packages/[0-9a-f/]+/[^/]+)$", views.file_download),
+    path("stage/<str:key>/simple/", stage_views.stage_simple, name="stage-simple"),
+    path("stage/<str:key>/simple/<str:name>/", stage_views.stage_simple, name="stage-project"),
+    path("stage/<str:key>/files/<str:filename>", stage_views.stage_file, name="stage-file"),
     path("pypi", xmlrpc.xmlrpc_endpoint, name="xmlrpc"),
     path("pypi/<str:name>/json", views.json_project, name="json-project"),
     path("pypi/<str:name>/<str:version>/json", views.json_release, name="json-release"),
     path("manage/project/<str:name>/credentials/", manage.project_credentials, name="credentials"),
     path("manage/project/<str:name>/history/", manage.project_history, name="history"),
     path("manage/project/<str:name>/security/", manage.project_security, name="security"),
+    path("manage/project/<str:name>/stages/", stage_views.project_stages, name="stages"),
+    path(
+        "manage/project/<str:name>/stages/<str:stage_id>/",
+        stage_views.stage_review,
+        name="stage",
+    ),
     path("manage/projects/", manage.my_projects, name="my-projects"),
     path("manage/account/invitations/", manage.my_invitations, name="invitations"),
     path(

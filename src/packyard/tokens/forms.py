@@ -50,6 +50,10 @@ class TokenCreateForm(forms.Form):
         label="Read-only: reads a private index, never uploads (for CI installs and mirrors)",
         required=False,
     )
+    stage_only = forms.BooleanField(
+        label="Stage only: its uploads wait for an Owner's approval (for CI)",
+        required=False,
+    )
     expiry = forms.ChoiceField(label="Expires", required=False)
     expires_on = forms.DateField(
         label="Expiry date",
@@ -105,4 +109,5 @@ class TokenCreateForm(forms.Form):
             source_cidrs=data["source_cidrs"],
             single_use=data["single_use"],
             read_only=data["read_only"],
+            stage_only=data["stage_only"],
         )

@@ -74,6 +74,7 @@ def token_mint(
         minted_by_operator=by_operator,
         made_with_second_factor=with_second_factor,
         scope=scope.as_dict(),
+        stage_only=scope.stage_only,
     )
     with transaction.atomic():
         token.save()

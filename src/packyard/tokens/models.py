@@ -36,6 +36,9 @@ class ApiToken(models.Model):
     revoked_reason = models.CharField(max_length=32, blank=True)
     # Made with `packyard token create` by the server's operator: exempt from the 2FA policy.
     minted_by_operator = models.BooleanField(default=False)
+    # Its uploads wait in a stage for an Owner's (or Maintainer's) approval: never published
+    # directly.
+    stage_only = models.BooleanField(default=False)
     # Made in a session that logged in with a second factor.
     made_with_second_factor = models.BooleanField(default=False)
     # The scope as chosen (see services.TokenScope), to show it and to make "another like this".

@@ -34,6 +34,9 @@ class TokenScope:
     source_cidrs: tuple[str, ...] = ()
     single_use: bool = False
     read_only: bool = False
+    # Its uploads wait in a stage for approval (no caveat: PyPI's format has none; the token's
+    # row, checked at every use, carries it).
+    stage_only: bool = False
 
     def caveats(self, user: User) -> list[Caveat]:
         found: list[Caveat] = []
@@ -67,6 +70,12 @@ class TokenScope:
             raise ValidationError("Scope a token to existing projects or to one new project.")
         if self.new_project and self.existing_only:
             raise ValidationError("A token for a new project must be allowed to create it.")
+        if self.stage_only and self.read_only:
+            raise ValidationError("A read-only token uploads nothing, so it cannot be stage-only.")
+        if self.stage_only and self.new_project:
+            raise ValidationError(
+                "A stage-only token uploads to existing projects: their Owners approve stages."
+            )
         try:
             if self.version_pattern:
                 version_specifier(self.version_pattern)
@@ -86,6 +95,7 @@ class TokenScope:
             source_cidrs=tuple(str(cidr) for cidr in data.get("source_cidrs") or ()),
             single_use=bool(data.get("single_use")),
             read_only=bool(data.get("read_only")),
+            stage_only=bool(data.get("stage_only")),
         )
 
     def label(self) -> str:
@@ -106,6 +116,8 @@ class TokenScope:
             parts.append("single use")
         if self.read_only:
             parts.append("read-only")
+        if self.stage_only:
+            parts.append("stage only")
         return "; ".join(parts)
 
     def as_dict(self) -> dict[str, object]:
@@ -117,4 +129,5 @@ class TokenScope:
             "source_cidrs": list(self.source_cidrs),
             "single_use": self.single_use,
             "read_only": self.read_only,
+            "stage_only": self.stage_only,
         }

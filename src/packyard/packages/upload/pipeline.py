@@ -15,12 +15,13 @@ from packyard.accounts.ratelimit import Limit, RateLimited, hit_all
 from packyard.http import Refused, client_ip
 from packyard.packages import loosening
 from packyard.packages.events import ProjectEventTag, project_event_record
-from packyard.packages.models import File, Project, Publisher, Role
+from packyard.packages.models import File, Project, Publisher, Role, Stage, StagedFile
 from packyard.packages.services import (
     NameReserved,
     ProjectActionError,
     project_name_claim,
 )
+from packyard.packages.stages import services as stages
 from packyard.packages.trusted.credentials import PublisherIdentity
 from packyard.packages.trusted.publishers import publisher_describe, untrusted_upload_tell
 from packyard.packages.upload import archive, auth, metadata, receive, store
@@ -184,9 +185,13 @@ def _check_open(project: Project) -> None:
         )
 
 
-def process(request: HttpRequest, uploader: auth.Uploader) -> None:
+OK = "OK\n"
+
+
+def process(request: HttpRequest, uploader: auth.Uploader) -> str:
     """Receive, check, authorize and store one upload; raises UploadRefused at the first step
-    that fails, with nothing stored."""
+    that fails, with nothing stored. Returns the answer's text: "OK", or where the file was
+    staged."""
     fields, received = receive.receive(request, max_size=settings.PACKYARD_MAX_FILE_SIZE)
     try:
         _check_form(fields)
@@ -202,9 +207,18 @@ def process(request: HttpRequest, uploader: auth.Uploader) -> None:
         )
         project = Project.objects.filter(normalized_name=canonicalize_name(meta.name)).first()
         # A loosening whose delay has passed takes effect before it is judged by.
-        authorize(loosening.apply_due(project) if project is not None else None)
+        if project is not None:
+            project = loosening.apply_due(project)
+        stage_only = uploader.identity is not None and uploader.identity.token.stage_only
+        if stage_only and project is None:
+            raise UploadRefused(
+                f"The project {meta.name!r} does not exist, and a stage-only token uploads to "
+                "existing projects only (their Owners approve what is staged).",
+                403,
+            )
+        authorize(project)
         if store.file_already_exists(filename, received.sha256):
-            return
+            return OK
         checked = archive.check_archive(
             received.path,
             filename=filename,
@@ -222,17 +236,64 @@ def process(request: HttpRequest, uploader: auth.Uploader) -> None:
             core_metadata=checked.core_metadata,
             declared_dynamic=tuple(value.strip() for value in fields.getlist("dynamic")),
             published_by=uploader.publisher.token.run if uploader.publisher is not None else {},
+            stage_reason=stages.stage_reason(project, stage_only_token=stage_only),
+            credential=uploader.method + (" (stage only)" if stage_only else ""),
         )
-        store.record_upload(
+        stage = store.record_upload(
             upload=upload,
             user=uploader.user,
             authorize=authorize,
             recorded=lambda project, file: _record_event(
                 request, uploader, authorize, project, file
             ),
+            recorded_staged=lambda project, stage, file, new: _record_staged_event(
+                request, uploader, project, stage, file, new
+            ),
+        )
+        if stage is None:
+            return OK
+        return (
+            f"Staged: {filename} waits in the stage of {stage.project.name} {stage.version} "
+            f"({upload.stage_reason}). Try it: pip install --index-url "
+            f"{stages.stage_index_url(stage)} {stage.project.normalized_name}=={stage.version}\n"
+            f"Approve at {stages.stage_review_url(stage)}\n"
         )
     finally:
         received.upload.close()
+
+
+def _record_staged_event(
+    request: HttpRequest,
+    uploader: auth.Uploader,
+    project: Project,
+    stage: Stage,
+    file: StagedFile,
+    new: bool,
+) -> None:
+    """Staged, not published: in the history with its credential; the Owners hear of a new
+    stage once it is committed."""
+    if new:
+        project_event_record(
+            projects=[project],
+            tag=ProjectEventTag.STAGE_CREATED,
+            actor=uploader.user,
+            request=request,
+            version=stage.version,
+            stage=str(stage.pk),
+            reason=stage.reason,
+        )
+        actor = uploader.user.username if uploader.user is not None else uploader.method
+        transaction.on_commit(lambda: stages.stage_created_tell(stage, actor))
+    project_event_record(
+        projects=[project],
+        tag=ProjectEventTag.STAGE_FILE_ADD,
+        actor=uploader.user,
+        request=request,
+        filename=file.filename,
+        version=stage.version,
+        method=file.credential,
+        stage=str(stage.pk),
+    )
 
 
 def _record_event(

@@ -24,8 +24,9 @@ from packyard.accounts.models import User
 from packyard.packages.filestore import STORE_ERRORS
 from packyard.packages.index import pages
 from packyard.packages.index.journal import journal_record
-from packyard.packages.models import File, Project, Release, UsedFilename
+from packyard.packages.models import File, Project, Release, Stage, StagedFile, UsedFilename
 from packyard.packages.services import project_create
+from packyard.packages.stages import services as stages
 from packyard.packages.upload.errors import UploadRefused
 from packyard.packages.upload.metadata import info_from_metadata
 from packyard.packages.upload.receive import ReceivedFile
@@ -45,6 +46,10 @@ class Upload:
     declared_dynamic: tuple[str, ...] = ()
     # The CI run a trusted publisher's token came from (rules.run_of), shown beside the file.
     published_by: dict[str, str] = field(default_factory=dict)
+    # Why it goes into a stage instead of the index ("" when it does not), and the credential
+    # in words for the stage's reviewer.
+    stage_reason: str = ""
+    credential: str = ""
 
     @property
     def normalized_name(self) -> str:
@@ -60,9 +65,13 @@ def file_already_exists(filename: str, sha256: str) -> bool:
     # Every stored file's name is also a used filename, so a new name costs one lookup.
     if not UsedFilename.objects.filter(filename=filename).exists():
         return False
-    existing = File.objects.filter(filename=filename).values_list(
-        "sha256_digest", "blake2_256_digest"
-    )[:1]
+    existing = list(
+        File.objects.filter(filename=filename).values_list("sha256_digest", "blake2_256_digest")[:1]
+    ) or list(
+        StagedFile.objects.filter(filename=filename, stage__state=Stage.OPEN).values_list(
+            "sha256_digest", "blake2_256_digest"
+        )[:1]
+    )
     for sha256_stored, blake2_256_stored in existing:
         if hmac.compare_digest(sha256_stored, sha256):
             return True
@@ -71,8 +80,8 @@ def file_already_exists(filename: str, sha256: str) -> bool:
             "A filename can be used once only: upload a new version instead."
         )
     raise UploadRefused(
-        "This filename was previously used by a file that has since been deleted. "
-        "Use a different version."
+        "This filename was previously used by a file that has since been deleted (or by a "
+        "stage that was discarded or expired). Use a different version."
     )
 
 
@@ -123,9 +132,10 @@ def _lock_or_create_project(upload: Upload, user: User | None, authorize: Author
 
 
 def _check_project_size(project: Project, adding: int) -> None:
+    """Published and staged files together: a stage may become the project's at any time."""
     limit = settings.PACKYARD_MAX_PROJECT_SIZE
     total = File.objects.filter(release__project=project).aggregate(total=Sum("size"))["total"]
-    if (total or 0) + adding > limit:
+    if (total or 0) + stages.staged_size(project) + adding > limit:
         raise UploadRefused(
             f"Project size too large. Limit for project {project.name!r} total size is "
             f"{limit / 1024**3:g} GiB. Delete old files, or ask the operator for more.",
@@ -258,19 +268,104 @@ def _record(
         pages.index_invalidate()  # last: the root's row stays locked only until the commit
 
 
+StagedRecorder = Callable[[Project, Stage, StagedFile, bool], None]
+
+
+def _record_staged(
+    upload: Upload,
+    user: User | None,
+    authorize: Authorizer,
+    created: list[str],
+    recorded: StagedRecorder,
+) -> Stage:
+    """The file into its version's stage (a new one if none is open), not into the index."""
+    received = upload.received
+    with transaction.atomic():
+        project = (
+            Project.objects.select_for_update()
+            .filter(normalized_name=upload.normalized_name)
+            .first()
+        )
+        authorize(project)
+        if project is None:
+            raise UploadRefused(
+                "A stage is for a project that exists: its Owners approve what is staged. "
+                "Create the project with a token that is not stage-only first.",
+                403,
+            )
+        version = str(upload.metadata.version)
+        canonical = canonicalize_version(upload.metadata.version, strip_trailing_zero=True)
+        try:
+            stage, new = stages.stage_for_upload(
+                project=project,
+                version=version,
+                canonical_version=canonical,
+                reason=upload.stage_reason,
+                user=user,
+            )
+        except stages.StageError as exc:
+            raise UploadRefused(str(exc)) from None
+        if new:
+            Stage.objects.filter(pk=stage.pk).update(
+                summary=(upload.metadata.summary or "")[:512],
+                description_html=render_description(upload.metadata),
+                description_content_type=upload.metadata.description_content_type or "",
+                requires_python=str(upload.metadata.requires_python or ""),
+                metadata=info_from_metadata(upload.metadata, dynamic=upload.declared_dynamic),
+            )
+        if upload.filetype == File.SDIST and stage.files.filter(packagetype=File.SDIST).exists():
+            raise UploadRefused("Only one sdist may be uploaded per release.")
+        _check_project_size(project, received.size)
+        UsedFilename.objects.create(filename=upload.filename)
+        path = storage_path(received.blake2_256, upload.filename)
+        core = upload.core_metadata
+        staged = StagedFile.objects.create(
+            stage=stage,
+            filename=upload.filename,
+            path=path,
+            size=received.size,
+            sha256_digest=received.sha256,
+            blake2_256_digest=received.blake2_256,
+            md5_digest=received.md5,
+            packagetype=upload.filetype,
+            python_version=upload.python_version[:64],
+            requires_python=str(upload.metadata.requires_python or ""),
+            uploader=user,
+            credential=upload.credential[:200],
+            metadata_path=path + ".metadata" if core is not None else "",
+            metadata_sha256=hashlib.sha256(core).hexdigest() if core is not None else "",
+            published_by=upload.published_by,
+        )
+        recorded(project, stage, staged, new)
+        received.upload.seek(0)
+        save_blob(staged.path, received.upload, created)
+        if core is not None:
+            save_blob(staged.metadata_path, ContentFile(core), created)
+    return stage
+
+
 def record_upload(
-    *, upload: Upload, user: User | None, authorize: Authorizer, recorded: Recorder
-) -> None:
-    """Create the rows and store the bytes in one transaction; undo the store if it fails."""
+    *,
+    upload: Upload,
+    user: User | None,
+    authorize: Authorizer,
+    recorded: Recorder,
+    recorded_staged: StagedRecorder | None = None,
+) -> Stage | None:
+    """Create the rows and store the bytes in one transaction; undo the store if it fails.
+    Returns the stage the file went into, if it did."""
     for attempt in range(2):
         created_paths: list[str] = []
         try:
+            if upload.stage_reason:
+                assert recorded_staged is not None
+                return _record_staged(upload, user, authorize, created_paths, recorded_staged)
             _record(upload, user, authorize, created_paths, recorded)
-            return
+            return None
         except IntegrityError:
             discard(created_paths)
             if file_already_exists(upload.filename, upload.received.sha256):
-                return
+                return None
             if attempt == 1:
                 raise UploadRefused(
                     "A concurrent upload changed this project; try again.", 409
@@ -278,6 +373,7 @@ def record_upload(
         except BaseException:
             discard(created_paths)
             raise
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def discard(paths: list[str]) -> None:

@@ -64,7 +64,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 f"{settings.PACKYARD_MAX_FILE_SIZE / 1024 / 1024:g} MiB.",
                 413,
             )
-        pipeline.process(request, uploader)
+        answer = pipeline.process(request, uploader)
     except Refused as refusal:
         if refusal.status != 408:  # a stalled body would only stall the drain as well
             _drain(request)
@@ -73,4 +73,4 @@ def upload(request: HttpRequest) -> HttpResponse:
         return refusal_response(refusal)
     if uploader.identity is not None:
         token_touch(token=uploader.identity.token, request=request)
-    return HttpResponse("OK\n", content_type="text/plain")
+    return HttpResponse(answer, content_type="text/plain")
