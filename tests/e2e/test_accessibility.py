@@ -200,6 +200,7 @@ def test_login_steps_and_project_pages_are_accessible(
         ("project-history", "/manage/project/a11y-pages/history/"),
         ("publishing", "/manage/project/a11y-pages/publishing/"),
         ("project-security", "/manage/project/a11y-pages/security/"),
+        ("stages", "/manage/project/a11y-pages/stages/"),
         ("pending-publishing", "/manage/account/publishing/"),
         ("invitations", "/manage/account/invitations/"),
         ("password-change", "/manage/account/password/"),

@@ -162,7 +162,10 @@ def project_stages(request: HttpRequest, name: str) -> HttpResponse:
     project = _member_project(request, name)
     stages.expire_due(project)
     rows = project.stages.select_related("created_by", "closed_by").prefetch_related("files")
-    return render(request, "packages/stages.html", {"project": project, "stages": rows[:100]})
+    assert isinstance(request.user, User)
+    is_owner = Role.objects.owners().filter(project=project, user=request.user).exists()
+    context = {"project": project, "stages": rows[:100], "is_owner": is_owner}
+    return render(request, "packages/stages.html", context)
 
 
 @never_cache
