@@ -459,3 +459,33 @@ def test_the_command_line_makes_stage_only_tokens_and_lists_and_publishes_stages
 def test_a_read_only_stage_only_token_is_refused(alice):
     with pytest.raises(ValidationError, match="cannot be stage-only"):
         token_mint(user=alice, description="x", scope=TokenScope(stage_only=True, read_only=True))
+
+
+def test_deleting_the_project_removes_its_open_stages_bytes(
+    upload, demo, alice, ci_token, rf, django_capture_on_commit_callbacks
+):
+    from packyard.packages.services import project_delete
+
+    staged(upload, ci_token)
+    path = StagedFile.objects.get().path
+    with django_capture_on_commit_callbacks(execute=True):
+        project_delete(project=demo, actor=alice, request=rf.post("/"))
+    assert not default_storage.exists(path)
+    assert not Stage.objects.exists()
+
+
+def test_a_trusted_publisher_into_a_project_needing_approval_is_staged(
+    client, upload, demo, alice, oidc
+):
+    from tests.oidc_issuer import github_claims
+    from tests.packages.trusted.helpers import github_publisher, minted
+
+    github_publisher(demo, oidc["github"])
+    loosening.setting_change(
+        project=demo, setting="releases_need_approval", value=True, actor=alice, request=None
+    )
+    token = minted(client, oidc["github"].token(**github_claims()))
+    stage = staged(upload, token, "2.0")
+    file = StagedFile.objects.get()
+    assert (stage.created_by, file.uploader, file.credential) == (None, None, "trusted publisher")
+    assert file.published_by  # the CI run, shown to the reviewer

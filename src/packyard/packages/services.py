@@ -14,7 +14,15 @@ from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.filestore import STORE_ERRORS
 from packyard.packages.index import pages
 from packyard.packages.index.journal import journal_record, journal_record_name
-from packyard.packages.models import File, Project, Release, ReservedName, Role, name_skeleton
+from packyard.packages.models import (
+    File,
+    Project,
+    Release,
+    ReservedName,
+    Role,
+    StagedFile,
+    name_skeleton,
+)
 from packyard.tokens.models import ApiToken
 from packyard.tokens.revoke import token_revoke
 
@@ -167,7 +175,7 @@ def _remove_stored(paths: list[str]) -> None:
             logger.exception("could not remove %s from the file store", path)
 
 
-def _paths(files: list[File]) -> list[str]:
+def _paths(files: "list[File] | list[StagedFile]") -> list[str]:
     return [p for f in files for p in (f.path, f.metadata_path) if p]
 
 
@@ -222,6 +230,9 @@ def project_delete(
         project_check_unfrozen(project)
     owners = [r.user for r in Role.objects.owners().filter(project=project)]
     paths = _paths(list(File.objects.filter(release__project=project)))
+    counted = len(paths)
+    # Open stages' bytes go too (closed ones have none left).
+    paths += _paths(list(StagedFile.objects.filter(stage__project=project, stage__state="open")))
     name = project.name
     with transaction.atomic():
         normalized_name = project.normalized_name
@@ -241,7 +252,7 @@ def project_delete(
             tag=EventTag.PROJECT_DELETED,
             request=request,
             project=name,
-            files=len(paths),
+            files=counted,
         )
     transaction.on_commit(lambda: _remove_stored(paths))
     for owner in owners:
