@@ -489,3 +489,18 @@ def test_a_trusted_publisher_into_a_project_needing_approval_is_staged(
     file = StagedFile.objects.get()
     assert (stage.created_by, file.uploader, file.credential) == (None, None, "trusted publisher")
     assert file.published_by  # the CI run, shown to the reviewer
+
+
+def test_approval_turned_on_while_an_upload_was_judged_keeps_it_out_of_the_index(
+    upload, demo, alice, alice_token, monkeypatch
+):
+    loosening.setting_change(
+        project=demo, setting="releases_need_approval", value=True, actor=alice, request=None
+    )
+    # As if the upload had been judged a moment before the setting changed.
+    monkeypatch.setattr(stages, "stage_reason", lambda project, stage_only_token: "")
+    response = upload(alice_token, upload_form("demo", "2.0"))
+    assert response.status_code == 409
+    assert "now needs approval" in response.reason_phrase
+    assert not Release.objects.filter(version="2.0").exists()
+    assert not StagedFile.objects.exists()

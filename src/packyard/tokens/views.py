@@ -33,6 +33,7 @@ def _like(request: HttpRequest, user: User) -> dict[str, object]:
         "source_cidrs": ", ".join(scope.source_cidrs),
         "single_use": scope.single_use,
         "read_only": scope.read_only,
+        "stage_only": scope.stage_only,
     }
 
 

@@ -6,6 +6,7 @@ history and emailed to its Owners."""
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -70,7 +71,8 @@ def expire_due(project: Project | None = None) -> int:
                 version=stage.version,
                 stage=str(stage.pk),
             )
-            _owners_email(stage, "expired", "Nobody")
+            # After the commit: an upload's transaction that closed it may still roll back.
+            transaction.on_commit(partial(_owners_email, stage, "expired", "Nobody"))
             count += 1
     return count
 

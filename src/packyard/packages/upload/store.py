@@ -122,6 +122,13 @@ def _lock_or_create_project(upload: Upload, user: User | None, authorize: Author
         Project.objects.select_for_update().filter(normalized_name=upload.normalized_name).first()
     )
     authorize(project)
+    if project is not None and project.releases_need_approval:
+        # Turned on since this upload was judged: it must not go public past the setting.
+        raise UploadRefused(
+            f"The project {project.name!r} now needs approval for releases: upload again and "
+            "the file goes into a stage.",
+            409,
+        )
     if project is None:
         if user is None:  # a trusted publisher's token is for an existing project only
             raise UploadRefused("This upload cannot create a project.", 403)
