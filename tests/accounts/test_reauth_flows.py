@@ -148,6 +148,7 @@ URL_ARGS: dict[str, list[object]] = {
     "twofactor:webauthn-rename": [1],
     "twofactor:webauthn-remove": [1],
     "packages:pending-publishing": [],
+    "packages:stage": ["demo", "00000000-0000-0000-0000-000000000000"],
 }
 
 
