@@ -25,7 +25,12 @@ from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.index import pages
 from packyard.packages.index.journal import journal_record
 from packyard.packages.models import Project, Role, SettingChange
-from packyard.packages.services import ProjectActionError, owners_tell, project_check_unfrozen
+from packyard.packages.services import (
+    ProjectActionError,
+    owners_email,
+    owners_tell,
+    project_check_unfrozen,
+)
 from packyard.twofactor.services import user_has_security_key
 
 MAX_STATUS_REASON = 400
@@ -52,37 +57,28 @@ def _status_in_words(value: dict[str, str]) -> str:
     return status + (f" ({value['reason']})" if value.get("reason") else "")
 
 
+def _switch(field: str, label: str, off: str = "off") -> Setting:
+    """A setting that is on (tighter) or off (looser)."""
+    return Setting(
+        label=label,
+        read=lambda project: getattr(project, field),
+        loosens=lambda current, wanted: current and not wanted,
+        in_words=lambda on: "on" if on else off,
+    )
+
+
 SETTINGS: dict[str, Setting] = {
-    "trusted_publishing_only": Setting(
-        label="trusted publishing only",
-        read=lambda project: project.trusted_publishing_only,
-        loosens=lambda current, wanted: current and not wanted,
-        in_words=lambda on: "on" if on else "off",
+    "trusted_publishing_only": _switch("trusted_publishing_only", "trusted publishing only"),
+    "require_phishing_resistant": _switch(
+        "require_phishing_resistant", "security keys required of Owners and Maintainers"
     ),
-    "require_phishing_resistant": Setting(
-        label="security keys required of Owners and Maintainers",
-        read=lambda project: project.require_phishing_resistant,
-        loosens=lambda current, wanted: current and not wanted,
-        in_words=lambda on: "on" if on else "off",
+    "releases_need_approval": _switch("releases_need_approval", "releases need approval"),
+    "stage_approval_owners_only": _switch(
+        "stage_approval_owners_only",
+        "stages published by Owners only",
+        off="off (Owners and Maintainers)",
     ),
-    "releases_need_approval": Setting(
-        label="releases need approval",
-        read=lambda project: project.releases_need_approval,
-        loosens=lambda current, wanted: current and not wanted,
-        in_words=lambda on: "on" if on else "off",
-    ),
-    "stage_approval_owners_only": Setting(
-        label="stages published by Owners only",
-        read=lambda project: project.stage_approval_owners_only,
-        loosens=lambda current, wanted: current and not wanted,
-        in_words=lambda on: "on" if on else "off (Owners and Maintainers)",
-    ),
-    "stage_approval_keys": Setting(
-        label="a security key to publish a stage",
-        read=lambda project: project.stage_approval_keys,
-        loosens=lambda current, wanted: current and not wanted,
-        in_words=lambda on: "on" if on else "off",
-    ),
+    "stage_approval_keys": _switch("stage_approval_keys", "a security key to publish a stage"),
     # Leaving "archived" reopens uploads; the other changes of status close nothing.
     "status": Setting(
         label="status",
@@ -313,18 +309,16 @@ def _owners_email(project: Project, change: SettingChange, step: str, actor: str
         "cancelled": f"loosening {definition.label} cancelled",
         "applied": f"{definition.label} loosened",
     }
-    for role in Role.objects.owners().filter(project=project).select_related("user"):
-        security_email_send(
-            user=role.user,
-            subject=f"{project.name}: {subjects[step]}",
-            template="packages/email/setting_loosening.txt",
-            project=project,
-            step=step,
-            setting=definition.label,
-            value=definition.in_words(change.value),
-            effective=change.effective,
-            actor=actor,
-        )
+    owners_email(
+        project,
+        subject=f"{project.name}: {subjects[step]}",
+        template="packages/email/setting_loosening.txt",
+        step=step,
+        setting=definition.label,
+        value=definition.in_words(change.value),
+        effective=change.effective,
+        actor=actor,
+    )
 
 
 def _members_without_keys_tell(project: Project) -> None:

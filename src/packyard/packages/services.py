@@ -104,14 +104,20 @@ def project_name_claim(*, normalized_name: str, user: User) -> None:
 
 def owners_tell(project: Project, subject: str, what: str, actor: str) -> None:
     """Email every Owner that `actor` (a username, or who else acted) did `what`."""
+    owners_email(
+        project,
+        subject=f"{project.name}: {subject}",
+        template="packages/email/project_changed.txt",
+        what=what,
+        actor=actor,
+    )
+
+
+def owners_email(project: Project, *, subject: str, template: str, **context: object) -> None:
+    """One security email to each of the project's Owners, the project in its context."""
     for role in Role.objects.owners().filter(project=project).select_related("user"):
         security_email_send(
-            user=role.user,
-            subject=f"{project.name}: {subject}",
-            template="packages/email/project_changed.txt",
-            project=project,
-            what=what,
-            actor=actor,
+            user=role.user, subject=subject, template=template, project=project, **context
         )
 
 

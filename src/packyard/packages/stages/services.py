@@ -20,17 +20,35 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from packyard.accounts.models import User
-from packyard.accounts.services import security_email_send
 from packyard.packages.events import ProjectEventTag, project_event_record
 from packyard.packages.filestore import STORE_ERRORS
 from packyard.packages.index import pages
 from packyard.packages.index.journal import journal_record
 from packyard.packages.models import File, Project, Release, Role, Stage, StagedFile
-from packyard.packages.services import ProjectActionError
+from packyard.packages.services import ProjectActionError, owners_email
 
 logger = logging.getLogger(__name__)
 # A fresh second factor for publishing: confirmed within this many seconds.
 APPROVAL_SECONDS = 5 * 60
+
+
+# What a staged file becomes as a File: all of it but its stage and the credential in words.
+PUBLISHED_FIELDS = (
+    "filename",
+    "path",
+    "size",
+    "sha256_digest",
+    "blake2_256_digest",
+    "md5_digest",
+    "packagetype",
+    "python_version",
+    "requires_python",
+    "upload_time",
+    "uploader",
+    "metadata_path",
+    "metadata_sha256",
+    "published_by",
+)
 
 
 class StageError(ProjectActionError):
@@ -208,21 +226,7 @@ def stage_publish(
             raise StageError(f"{release.version} already has an sdist: a release holds one.")
         for file in staged:
             File.objects.create(
-                release=release,
-                filename=file.filename,
-                path=file.path,
-                size=file.size,
-                sha256_digest=file.sha256_digest,
-                blake2_256_digest=file.blake2_256_digest,
-                md5_digest=file.md5_digest,
-                packagetype=file.packagetype,
-                python_version=file.python_version,
-                requires_python=file.requires_python,
-                upload_time=file.upload_time,
-                uploader=file.uploader,
-                metadata_path=file.metadata_path,
-                metadata_sha256=file.metadata_sha256,
-                published_by=file.published_by,
+                release=release, **{name: getattr(file, name) for name in PUBLISHED_FIELDS}
             )
         action = "new release" if new else f"add {len(staged)} staged files"
         serial = journal_record(project=project, action=action, version=release.version)
@@ -297,20 +301,17 @@ def _state_words(stage: Stage) -> str:
 
 
 def _owners_email(stage: Stage, step: str, actor: str) -> None:
-    project = stage.project
-    for role in Role.objects.owners().filter(project=project).select_related("user"):
-        security_email_send(
-            user=role.user,
-            subject=f"{project.name} {stage.version}: stage {step}",
-            template="packages/email/stage.txt",
-            project=project,
-            stage=stage,
-            step=step,
-            actor=actor,
-            review_url=stage_review_url(stage),
-            index_url=stage_index_url(stage),
-            files=list(stage.files.values_list("filename", flat=True)),
-        )
+    owners_email(
+        stage.project,
+        subject=f"{stage.project.name} {stage.version}: stage {step}",
+        template="packages/email/stage.txt",
+        stage=stage,
+        step=step,
+        actor=actor,
+        review_url=stage_review_url(stage),
+        index_url=stage_index_url(stage),
+        files=list(stage.files.values_list("filename", flat=True)),
+    )
 
 
 # --- what the reviewer sees --------------------------------------------------------------------
