@@ -24,6 +24,16 @@ def test_staff_without_second_factor_is_kept_out(dave):
     assert response.redirect_chain[-1][0] == "/manage/account/two-factor/"
 
 
+def test_staff_without_a_key_is_kept_out_where_the_site_requires_keys(alice, settings):
+    from tests.twofactor.test_webauthn import key_of
+
+    settings.PACKYARD_REQUIRE_2FA = "phishing-resistant"
+    response = browser_for(make_staff(alice)).get("/admin/", follow=True)
+    assert b"Packyard administration" not in response.content
+    key_of(alice)
+    assert browser_for(alice, with_key=True).get("/admin/").status_code == 200
+
+
 def test_non_staff_is_kept_out(alice):
     response = browser_for(alice).get("/admin/", follow=True)
     assert response.redirect_chain[-1][0] != "/admin/"

@@ -21,7 +21,11 @@ from packyard.accounts.services import (
 from packyard.packages.models import Project, ProjectEvent, Publisher, ReservedName
 from packyard.packages.services import project_delete, project_quarantine
 from packyard.packages.trusted.publishers import publisher_remove
-from packyard.twofactor.services import second_factors_reset, user_has_two_factor
+from packyard.twofactor.services import (
+    second_factors_reset,
+    two_factor_missing,
+    user_has_two_factor,
+)
 
 
 class PackyardAdminSite(admin.AdminSite):
@@ -35,6 +39,8 @@ class PackyardAdminSite(admin.AdminSite):
             and user.is_active
             and user.is_staff
             and user_has_two_factor(user)
+            # Under PACKYARD_REQUIRE_2FA=phishing-resistant: a security key or passkey.
+            and not two_factor_missing(user, publishing=True)
         )
 
     def admin_view(self, view: Any, cacheable: bool = False) -> Any:

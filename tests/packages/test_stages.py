@@ -488,7 +488,10 @@ def test_a_trusted_publisher_into_a_project_needing_approval_is_staged(
     stage = staged(upload, token, "2.0")
     file = StagedFile.objects.get()
     assert (stage.created_by, file.uploader, file.credential) == (None, None, "trusted publisher")
-    assert file.published_by  # the CI run, shown to the reviewer
+    page = browser_for(alice).get(f"/manage/project/demo/stages/{stage.pk}/").content.decode()
+    # The CI run, shown to the reviewer.
+    assert 'class="provenance">from' in page
+    assert f"{file.published_by['source']} {file.published_by['workflow']}" in page
 
 
 def test_approval_turned_on_while_an_upload_was_judged_keeps_it_out_of_the_index(

@@ -2,6 +2,7 @@
 792 (project status)."""
 
 import json
+from collections.abc import Sequence
 from html import escape  # Django's escape is this one, wrapped for lazy strings: 10,000 calls
 from typing import Any
 
@@ -141,7 +142,7 @@ def project_json(project: Project, versions: list[str], files: list[SimpleFile])
     return json.dumps(page, separators=(",", ":")).encode()
 
 
-def _file_anchor(file: LinkedFile) -> str:
+def _file_anchor(file: LinkedFile | SimpleFile) -> str:
     attributes = [f'href="{escape(file_url(file.path))}#sha256={file.sha256_digest}"']
     if file.requires_python:
         attributes.append(f'data-requires-python="{escape(file.requires_python)}"')
@@ -155,7 +156,8 @@ def _file_anchor(file: LinkedFile) -> str:
     return f"<a {' '.join(attributes)}>{escape(file.filename)}</a><br>\n"
 
 
-def project_html(project: Project, files: list[LinkedFile]) -> bytes:
+def project_html(project: Project, files: Sequence[LinkedFile | SimpleFile]) -> bytes:
+    """The HTML page; a stage's page passes SimpleFile rows, which hold the same columns."""
     body = "".join(_file_anchor(file) for file in files)
     title = f"Links for {project.normalized_name}"
     head = ""

@@ -103,7 +103,7 @@ def stage_simple(request: HttpRequest, key: str, name: str = "") -> HttpResponse
         body = simple.project_json(project, listed, files)
         content_type = negotiated
     else:
-        body = simple.project_html(project, files)  # type: ignore[arg-type]
+        body = simple.project_html(project, files)
         content_type = f"{negotiated}; charset=utf-8"
     response = HttpResponse(body, content_type=content_type)
     response["Vary"] = "Accept"
