@@ -18,6 +18,8 @@ from packyard.accounts.services import (
     account_freeze,
     account_unfreeze,
 )
+from packyard.fellows.models import Fellow, Member
+from packyard.fellows.services import record
 from packyard.packages.models import Project, ProjectEvent, Publisher, ReservedName
 from packyard.packages.services import project_delete, project_quarantine
 from packyard.packages.trusted.publishers import publisher_remove
@@ -267,6 +269,47 @@ class PublisherAdmin(admin.ModelAdmin):
             self.delete_model(request, publisher)
 
 
+class FellowsMemberAdmin(admin.ModelAdmin):
+    """Staff choose the recognition programme's work group; each change is in its log."""
+
+    list_display = ("user", "added")
+    autocomplete_fields = ("user",)
+
+    def save_model(self, request: HttpRequest, obj: Member, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        assert isinstance(request.user, User)
+        record("work_group:added", actor=request.user, member=obj.user.username)
+
+    def delete_model(self, request: HttpRequest, obj: Member) -> None:
+        assert isinstance(request.user, User)
+        record("work_group:removed", actor=request.user, member=obj.user.username)
+        super().delete_model(request, obj)
+
+
+class FellowAdmin(admin.ModelAdmin):
+    """The roster: staff mark Fellows emeritus or in memoriam, correct names and links."""
+
+    list_display = ("name", "round", "listing", "status")
+    list_filter = ("listing", "status")
+    fields = ("name", "links", "status", "user")
+    autocomplete_fields = ("user",)
+
+    def save_model(self, request: HttpRequest, obj: Fellow, form: Any, change: bool) -> None:
+        if obj.status not in Fellow.STATUSES:
+            obj.status = Fellow.ACTIVE
+        super().save_model(request, obj, form, change)
+        assert isinstance(request.user, User)
+        record(
+            "roster:changed",
+            actor=request.user,
+            round=obj.round,
+            name=obj.name,
+            fields=", ".join(form.changed_data),
+        )
+
+
+site.register(Member, FellowsMemberAdmin)
+site.register(Fellow, FellowAdmin)
 site.register(User, PackyardUserAdmin)
 site.register(Publisher, PublisherAdmin)
 site.register(ReservedName, ReservedNameAdmin)

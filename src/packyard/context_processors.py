@@ -9,4 +9,6 @@ def site(request: HttpRequest) -> dict[str, object]:
         "site_name": settings.SITE_NAME,
         "base_url": settings.BASE_URL,
         "registration_open": registration_open(),
+        "fellows_on": settings.PACKYARD_FELLOWS,
+        "programme": settings.PACKYARD_FELLOWS_NAME,
     }

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "packyard.tokens",
     "packyard.oidc",
     "packyard.packages",
+    "packyard.fellows",
 ]
 
 MIDDLEWARE = [
@@ -327,6 +328,16 @@ PACKYARD_STAGES_PER_PROJECT = env_int("PACKYARD_STAGES_PER_PROJECT", 10, minimum
 PACKYARD_STAGE_MAX_FILES = env_int("PACKYARD_STAGE_MAX_FILES", 100, minimum=1)
 PACKYARD_STAGE_APPROVAL_FACTOR = env_choice(
     "PACKYARD_STAGE_APPROVAL_FACTOR", "any", ("any", "phishing-resistant")
+)
+# The recognition programme (docs/fellows.md): off unless turned on; its name; the votes a
+# decision needs; the cut-off days of the four quarterly rounds (MM-DD); nominations per person
+# per round.
+PACKYARD_FELLOWS = env_bool("PACKYARD_FELLOWS")
+PACKYARD_FELLOWS_NAME = env_str("PACKYARD_FELLOWS_NAME", "Fellows").strip() or "Fellows"
+PACKYARD_FELLOWS_QUORUM = env_int("PACKYARD_FELLOWS_QUORUM", 3, minimum=1)
+PACKYARD_FELLOWS_CUTOFFS = env_list("PACKYARD_FELLOWS_CUTOFFS", "03-31,06-30,09-30,12-31")
+PACKYARD_FELLOWS_NOMINATIONS_PER_ROUND = env_int(
+    "PACKYARD_FELLOWS_NOMINATIONS_PER_ROUND", 5, minimum=1
 )
 # 0 makes loosening immediate (still announced): for a single-person index only.
 PACKYARD_LOOSEN_DELAY = (

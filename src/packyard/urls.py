@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("packyard.twofactor.urls")),
     path("", include("packyard.tokens.urls")),
     path("", include("packyard.packages.urls")),
+    path("", include("packyard.fellows.urls")),
 ]
 
 handler500 = "packyard.views.server_error"
