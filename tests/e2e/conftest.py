@@ -233,6 +233,9 @@ def running_server(
         "PACKYARD_DATA_DIR": str(data_dir),
         "PACKYARD_BASE_URL": url,
         "PACKYARD_EMAIL_URL": f"file://{data_dir / 'mail'}",
+        # The recognition programme, for its browser test (a quorum its three members can reach).
+        "PACKYARD_FELLOWS": "1",
+        "PACKYARD_FELLOWS_QUORUM": "2",
         "PYTHONPATH": str(ROOT / "src"),
         # The tests' own CI issuers (tests/oidc_issuer.py), for trusted publishing.
         "PACKYARD_OIDC_ISSUERS_FILE": str(
