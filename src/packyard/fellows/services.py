@@ -1,6 +1,7 @@
 """The recognition programme's rules: the calendar, nominations, the vote rule, a round's steps,
 references, invitations and the roster. Every step is recorded (`FellowsEvent`)."""
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -166,6 +167,11 @@ def _checked(text: NominationText) -> tuple[NominationText, str, User | None]:
     statement = text.statement.strip()
     if not statement:
         raise FellowsError("Write why you nominate them.")
+    squeezed = re.sub(r"\s+", "", statement).lower()
+    if "<script" in squeezed or "javascript:" in squeezed:
+        raise FellowsError(
+            "The statement is Markdown: scripts and javascript: links are not allowed in it."
+        )
     if len(statement) > MAX_STATEMENT:
         raise FellowsError(
             f"Keep the statement under {MAX_STATEMENT:,} characters (it has {len(statement):,})."
