@@ -188,6 +188,17 @@ def _checked(text: NominationText) -> tuple[NominationText, str, User | None]:
     return cleaned, html, user
 
 
+def _columns(cleaned: NominationText, html: str, user: User | None) -> dict[str, Any]:
+    return {
+        "nominee_name": cleaned.nominee_name,
+        "nominee_email": cleaned.nominee_email,
+        "nominee_user": user,
+        "links": cleaned.links,
+        "statement": cleaned.statement,
+        "statement_html": html,
+    }
+
+
 def nominate(*, nominator: User, text: NominationText) -> Nomination:
     if not nominator.can_publish:
         raise FellowsError("Verify your email address before nominating.")
@@ -199,14 +210,7 @@ def nominate(*, nominator: User, text: NominationText) -> Nomination:
         if made >= most:
             raise FellowsError(f"You made {most} nominations this round, the most one may.")
         nomination = Nomination.objects.create(
-            nominator=nominator,
-            nominee_name=cleaned.nominee_name,
-            nominee_email=cleaned.nominee_email,
-            nominee_user=user,
-            links=cleaned.links,
-            statement=cleaned.statement,
-            statement_html=html,
-            first_round=current,
+            nominator=nominator, first_round=current, **_columns(cleaned, html, user)
         )
         record("nomination:created", actor=nominator, nomination=nomination, round=current)
     return nomination
@@ -223,13 +227,7 @@ def nomination_edit(*, nomination: Nomination, nominator: User, text: Nomination
     _editable(nomination, nominator)
     cleaned, html, user = _checked(text)
     Nomination.objects.filter(pk=nomination.pk).update(
-        nominee_name=cleaned.nominee_name,
-        nominee_email=cleaned.nominee_email,
-        nominee_user=user,
-        links=cleaned.links,
-        statement=cleaned.statement,
-        statement_html=html,
-        updated=timezone.now(),
+        updated=timezone.now(), **_columns(cleaned, html, user)
     )
     record("nomination:edited", actor=nominator, nomination=nomination)
 
