@@ -441,3 +441,57 @@ def test_a_round_from_nominations_to_the_roster(settings):
         "email:sent",
         "roster:listed",
     } <= tags
+
+
+def test_a_form_from_another_site_nominates_nobody():
+    ada = person("ada")
+    response = browser_for(ada).post(
+        "/fellows/nominate/",
+        {"nominee_name": "X", "nominee_email": "x@example.org", "statement": "y"},
+    )
+    assert response.status_code == 403
+    assert not Nomination.objects.exists()
+
+
+def test_an_invitation_is_answered_once():
+    fellow = Fellow.objects.create(
+        name="Lin", email="lin@example.org", round=services.current_round()
+    )
+    services.invitation_answer(fellow=fellow, accept=False)
+    fellow.refresh_from_db()
+    with pytest.raises(services.FellowsError, match="already answered"):
+        services.invitation_answer(fellow=fellow, accept=True)
+    assert Fellow.objects.get().listing == Fellow.DECLINED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parallel_burst_of_nominations_keeps_to_the_limit(settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serializes writers: the burst needs PostgreSQL's row locks")
+    import threading
+
+    settings.PACKYARD_FELLOWS_NOMINATIONS_PER_ROUND = 2
+    ada = person("ada")
+    services.current_round()
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def nominate(n: int) -> None:
+        barrier.wait()
+        try:
+            services.nominate(nominator=ada, text=text(email=f"p{n}@example.org"))
+            outcomes.append("made")
+        except services.FellowsError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=nominate, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("made") == 2
+    assert Nomination.objects.count() == 2
