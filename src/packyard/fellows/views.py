@@ -34,10 +34,11 @@ def programme_on(view: View) -> View:
 
 
 def work_group(view: View) -> View:
-    """Members only (everyone else gets 404: nominations and votes are not theirs to see),
-    with two-factor authentication, behind a recent re-authentication."""
+    """Members only (everyone else gets 404, before anything else: nominations and votes are
+    not theirs to see), with two-factor authentication, behind a recent re-authentication."""
+    confirmed = reauth_required()(view)
 
-    @wraps(view)
+    @wraps(confirmed)  # keeps the mark that lets an interrupted form be carried out afterwards
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
         if not isinstance(user, User) or not services.is_member(user):
@@ -46,9 +47,9 @@ def work_group(view: View) -> View:
         if refusal:
             messages.error(request, refusal)
             return redirect("twofactor:overview")
-        return view(request, *args, **kwargs)
+        return confirmed(request, *args, **kwargs)
 
-    return programme_on(login_required(reauth_required()(wrapper)))
+    return programme_on(login_required(wrapper))
 
 
 def _user(request: HttpRequest) -> User:
