@@ -15,7 +15,7 @@ MAY_IMPORT = {
     "tokens": {"tokens", "accounts"},
     "oidc": {"oidc"},
     "packages": {"packages", "oidc", "tokens", "twofactor", "accounts"},
-    "fellows": {"fellows", "twofactor", "accounts"},
+    "fellows": {"fellows", "packages", "twofactor", "accounts"},
 }
 
 

@@ -196,6 +196,10 @@ def test_a_nomination_past_four_quarters_unreviewed_expires_at_the_next_decision
         ({"name": ""}, "nominee's name"),
         ({"name": "two\nlines"}, "on one line"),
         ({"email": "not-an-address"}, "email address"),
+        (
+            {"email": "a" * 64 + "@" + ("b" * 60 + ".") * 4 + "org"},  # 312: valid, too long
+            "at most 254",
+        ),
         ({"links": ["javascript:alert(1)"]}, "not a web address"),
         ({"links": ["data:text/html,<script>x</script>"]}, "not a web address"),
         ({"links": ["//example.org"]}, "not a web address"),
@@ -338,6 +342,21 @@ def test_the_nominee_never_sees_the_nominator():
     assert "ada" not in page
     roster = json.loads(Client().get("/fellows/roster.json").content)
     assert "ada" not in json.dumps(roster)
+
+
+def test_a_private_index_keeps_its_roster_to_readers(settings):
+    settings.PACKYARD_PRIVATE = True
+    for url in ("/fellows/", "/fellows/roster.json"):
+        response = Client().get(url)
+        assert response.status_code == 401, url
+    assert browser_for(person("ada")).get("/fellows/roster.json").status_code == 200
+
+
+def test_the_work_groups_words_to_nominators_are_bounded():
+    bea = member("bea")
+    with pytest.raises(services.FellowsError, match="under 10,000 characters"):
+        services.round_decide(round_=under_review(), actor=bea, not_accepted_text="x" * 10_001)
+    assert Round.objects.get().state == Round.REVIEW
 
 
 def test_the_programme_is_absent_unless_turned_on(settings):

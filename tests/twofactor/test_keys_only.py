@@ -37,6 +37,13 @@ def test_turning_it_on_needs_a_key(alice):
     assert not fresh(alice).security_keys_only
 
 
+def test_an_unknown_action_changes_nothing(alice):
+    key_of(alice)
+    client, _ = keys_only(alice, "sideways")
+    assert not fresh(alice).security_keys_only
+    assert "Unknown action." in client.get("/manage/account/two-factor/").content.decode()
+
+
 def test_with_it_on_codes_no_longer_sign_in(alice):
     key_of(alice)
     keys_only(alice, "on")

@@ -32,6 +32,7 @@ from packyard.fellows.models import (
 from packyard.twofactor.services import two_factor_missing, user_has_two_factor
 
 MAX_NAME = 200
+MAX_EMAIL = 254  # the column's length (an address may be longer by the RFC, not here)
 MAX_STATEMENT = 10_000  # characters of Markdown
 MAX_LINKS = 10
 MAX_LINK = 500
@@ -147,15 +148,37 @@ class NominationText:
 
 
 def _checked(text: NominationText) -> tuple[NominationText, str, User | None]:
+    """The nomination as it will be kept, its statement rendered, and the nominee's account if
+    one was named; raises FellowsError for the first thing wrong."""
     name = text.nominee_name.strip()
     if not name or len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
         raise FellowsError(f"Give the nominee's name, on one line, up to {MAX_NAME} characters.")
-    email = text.nominee_email.strip()
+    email = _checked_email(text.nominee_email)
+    links = _checked_links(text.links)
+    statement = _checked_statement(text.statement)
+    username = text.nominee_username.strip()
+    user = None
+    if username:
+        user = User.objects.filter(username__iexact=username, is_active=True).first()
+        if user is None:
+            raise FellowsError(f"No user named {username!r} here.")
+    html = readme_renderer.markdown.render(statement, variant="GFM") or ""
+    return NominationText(name, email, links, statement, username), html, user
+
+
+def _checked_email(text: str) -> str:
+    email = text.strip()
     try:
         validate_email(email)
     except ValidationError:
         raise FellowsError("Give the nominee's email address (kept private).") from None
-    links = [link.strip() for link in text.links if link.strip()]
+    if len(email) > MAX_EMAIL:
+        raise FellowsError(f"An email address has at most {MAX_EMAIL} characters.")
+    return email
+
+
+def _checked_links(lines: list[str]) -> list[str]:
+    links = [link.strip() for link in lines if link.strip()]
     if len(links) > MAX_LINKS:
         raise FellowsError(f"Give at most {MAX_LINKS} links.")
     for link in links:
@@ -164,7 +187,11 @@ def _checked(text: NominationText) -> tuple[NominationText, str, User | None]:
             raise FellowsError(
                 f"{link[:80]!r} is not a web address: links start with https:// or http://."
             )
-    statement = text.statement.strip()
+    return links
+
+
+def _checked_statement(text: str) -> str:
+    statement = text.strip()
     if not statement:
         raise FellowsError("Write why you nominate them.")
     squeezed = re.sub(r"\s+", "", statement).lower()
@@ -176,16 +203,7 @@ def _checked(text: NominationText) -> tuple[NominationText, str, User | None]:
         raise FellowsError(
             f"Keep the statement under {MAX_STATEMENT:,} characters (it has {len(statement):,})."
         )
-    user = None
-    if text.nominee_username.strip():
-        user = User.objects.filter(
-            username__iexact=text.nominee_username.strip(), is_active=True
-        ).first()
-        if user is None:
-            raise FellowsError(f"No user named {text.nominee_username.strip()!r} here.")
-    html = readme_renderer.markdown.render(statement, variant="GFM") or ""
-    cleaned = NominationText(name, email, links, statement, text.nominee_username.strip())
-    return cleaned, html, user
+    return statement
 
 
 def _columns(cleaned: NominationText, html: str, user: User | None) -> dict[str, Any]:
@@ -375,6 +393,8 @@ def round_decide(*, round_: Round, actor: User, not_accepted_text: str = "") -> 
     """Apply the vote rule to every nomination under review; tell every nominator. Returns the
     accepted nominations."""
     _reviewing(round_)
+    if len(not_accepted_text) > MAX_STATEMENT:
+        raise FellowsError(f"Keep the text to nominators under {MAX_STATEMENT:,} characters.")
     quorum = settings.PACKYARD_FELLOWS_QUORUM
     accepted: list[Nomination] = []
     told: list[tuple[Nomination, bool]] = []

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -17,15 +18,16 @@ from packyard.accounts.reauth import reauth_required
 from packyard.fellows import services
 from packyard.fellows.models import FellowsEvent, Nomination, ReferenceRequest, Round, Vote
 from packyard.http import parse_uuid
+from packyard.packages.index.access import web_pages_access
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def programme_on(view: View) -> View:
     """Every page of the programme is absent (404) unless the operator turned it on."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not settings.PACKYARD_FELLOWS:
             raise Http404("No such page")
         return view(request, *args, **kwargs)
@@ -33,7 +35,7 @@ def programme_on(view: View) -> View:
     return wrapper
 
 
-def work_group(view: View) -> View:
+def work_group(view: Callable[..., HttpResponse]) -> View:
     """Members only (everyone else gets 404, before anything else: nominations and votes are
     not theirs to see), with two-factor authentication, behind a recent re-authentication."""
     confirmed = reauth_required()(view)
@@ -72,14 +74,16 @@ def _text(request: HttpRequest) -> services.NominationText:
 
 @programme_on
 @require_safe
-def roster(request: HttpRequest) -> HttpResponse:
+@web_pages_access
+def roster(request: HttpRequest) -> HttpResponseBase:
     rounds = Round.objects.filter(state=Round.ANNOUNCED)
     return render(request, "fellows/roster.html", {"fellows": services.roster(), "rounds": rounds})
 
 
 @programme_on
 @require_safe
-def roster_json(request: HttpRequest) -> JsonResponse:  # noqa: ARG001 - a view's signature
+@web_pages_access
+def roster_json(request: HttpRequest) -> HttpResponseBase:  # noqa: ARG001 - a view's signature
     response = JsonResponse(services.roster_json())
     response["Access-Control-Allow-Origin"] = "*"  # for other sites to show it
     return response
@@ -87,7 +91,8 @@ def roster_json(request: HttpRequest) -> JsonResponse:  # noqa: ARG001 - a view'
 
 @programme_on
 @require_safe
-def round_page(request: HttpRequest, year: int, quarter: int) -> HttpResponse:
+@web_pages_access
+def round_page(request: HttpRequest, year: int, quarter: int) -> HttpResponseBase:
     round_ = get_object_or_404(Round, year=year, quarter=quarter, state=Round.ANNOUNCED)
     cohort = [fellow for fellow in services.roster() if fellow.round_id == round_.pk]
     return render(request, "fellows/round.html", {"round": round_, "cohort": cohort})

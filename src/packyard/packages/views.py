@@ -3,7 +3,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -16,7 +15,6 @@ from packaging.utils import canonicalize_name, canonicalize_version
 
 from packyard.accounts.models import User
 from packyard.http import plain_error
-from packyard.packages.filestore import STORE_ERRORS
 from packyard.packages.index import jsonapi, pages, simple
 from packyard.packages.index.access import (
     read_access,
@@ -26,7 +24,7 @@ from packyard.packages.index.access import (
     require_readable,
     web_pages_access,
 )
-from packyard.packages.index.files import serve_stored
+from packyard.packages.index.files import serve_stored_or_503
 from packyard.packages.index.queries import ProjectListing, project_listing
 from packyard.packages.index.routes import json_api_route, simple_route, simple_url
 from packyard.packages.models import File, Project, Release
@@ -161,28 +159,17 @@ def file_download(request: HttpRequest, path: str) -> HttpResponseBase:
     if file is None:
         raise Http404("No such file")
     require_readable(request, file.release.project.normalized_name)
-    try:
-        if is_metadata:
-            return serve_stored(
-                request,
-                path=path,
-                filename=file.filename + ".metadata",
-                size=default_storage.size(path),
-                sha256=file.metadata_sha256,
-            )
-        return serve_stored(
-            request, path=path, filename=file.filename, size=file.size, sha256=file.sha256_digest
+    if is_metadata:
+        return serve_stored_or_503(
+            request,
+            path=path,
+            filename=file.filename + ".metadata",
+            size=None,
+            sha256=file.metadata_sha256,
         )
-    except STORE_ERRORS:
-        # A row whose bytes the store does not have: the store is failing, or out of step with
-        # the database (`packyard check` lists such files). Installers retry a 503; a 500 makes
-        # pip give up.
-        logger.exception("the file store has no bytes for %s", path)
-        response = plain_error(
-            503, "This file is missing from the index's file store; try again later."
-        )
-        response["Retry-After"] = "60"
-        return response
+    return serve_stored_or_503(
+        request, path=path, filename=file.filename, size=file.size, sha256=file.sha256_digest
+    )
 
 
 def _listing_or_404(name: str) -> ProjectListing:

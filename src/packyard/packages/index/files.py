@@ -1,5 +1,6 @@
 """Serving stored files: always as downloads, with ETag, HEAD and single byte ranges."""
 
+import logging
 import re
 from collections.abc import Iterator
 from typing import IO, Any
@@ -15,11 +16,14 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 
+from packyard.http import plain_error
 from packyard.packages.filestore import STORE_ERRORS
 
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
 CHUNK = 256 * 1024
 OCTET_STREAM = "application/octet-stream"
+
+logger = logging.getLogger(__name__)
 
 
 def _byte_range(header: str, size: int) -> tuple[int, int] | bool | None:
@@ -167,6 +171,25 @@ def _presigned_redirect(path: str, filename: str) -> HttpResponseBase:
     response = HttpResponseRedirect(url)
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def serve_stored_or_503(
+    request: HttpRequest, *, path: str, filename: str, size: int | None, sha256: str
+) -> HttpResponseBase:
+    """`serve_stored`, the size read from the store when the row has none (core metadata); a
+    row whose bytes the store does not have gets 503: the store is failing, or out of step with
+    the database (`packyard check` lists such files). Installers retry a 503; a 500 makes pip
+    give up."""
+    try:
+        known = size if size is not None else default_storage.size(path)
+        return serve_stored(request, path=path, filename=filename, size=known, sha256=sha256)
+    except STORE_ERRORS:
+        logger.exception("the file store has no bytes for %s", path)
+        response = plain_error(
+            503, "This file is missing from the index's file store; try again later."
+        )
+        response["Retry-After"] = "60"
+        return response
 
 
 def serve_stored(

@@ -4,7 +4,6 @@ review a stage and publish or discard it."""
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,30 +21,22 @@ from packyard.accounts.reauth import (
 )
 from packyard.http import parse_uuid, plain_error
 from packyard.packages import views as index_views
-from packyard.packages.filestore import STORE_ERRORS
 from packyard.packages.index import simple
 from packyard.packages.index.access import read_access, require_readable
-from packyard.packages.index.files import serve_stored
+from packyard.packages.index.files import serve_stored_or_503
 from packyard.packages.index.queries import SimpleFile, simple_files, version_order, versions
 from packyard.packages.models import Project, Role, Stage
 from packyard.packages.stages import services as stages
 from packyard.twofactor.services import codes_refused, user_has_security_key, user_has_two_factor
 
 
-def _open_stage(key: str) -> Stage:
-    """The stage at this address while it is open; 410 once it is published, discarded or
-    expired (the address will never serve anything again), 404 for an address never given."""
+def _stage_at(key: str) -> Stage:
+    """The stage at this address (its index answers 410 once it is closed); 404 for an address
+    never given."""
     stage = Stage.objects.select_related("project").filter(key=key).first()
     if stage is None or stage.project.quarantined:
         raise Http404("No such stage")
-    if not stage.is_open:
-        raise _Gone(stage)
     return stage
-
-
-class _Gone(Exception):
-    def __init__(self, stage: Stage) -> None:
-        self.stage = stage
 
 
 def _gone(stage: Stage) -> HttpResponse:
@@ -83,10 +74,9 @@ def _staged_entries(stage: Stage) -> list[SimpleFile]:
 def stage_simple(request: HttpRequest, key: str, name: str = "") -> HttpResponseBase:
     """The public index with the stage's files added to its project: every other project, and
     the rest of this one, are the index's own."""
-    try:
-        stage = _open_stage(key)
-    except _Gone as gone:
-        return _gone(gone.stage)
+    stage = _stage_at(key)
+    if not stage.is_open:
+        return _gone(stage)
     if not name:
         return index_views.simple_index(request)
     normalized = canonicalize_name(name)
@@ -113,35 +103,25 @@ def stage_simple(request: HttpRequest, key: str, name: str = "") -> HttpResponse
 @require_safe
 @read_access
 def stage_file(request: HttpRequest, key: str, filename: str) -> HttpResponseBase:
-    try:
-        stage = _open_stage(key)
-    except _Gone as gone:
-        return _gone(gone.stage)
+    stage = _stage_at(key)
+    if not stage.is_open:
+        return _gone(stage)
     require_readable(request, stage.project.normalized_name)
     is_metadata = filename.endswith(".metadata")
     file = stage.files.filter(filename=filename.removesuffix(".metadata")).first()
     if file is None or (is_metadata and not file.metadata_path):
         raise Http404("No such file in this stage")
-    try:
-        if is_metadata:
-            return serve_stored(
-                request,
-                path=file.metadata_path,
-                filename=filename,
-                size=default_storage.size(file.metadata_path),
-                sha256=file.metadata_sha256,
-            )
-        return serve_stored(
+    if is_metadata:
+        return serve_stored_or_503(
             request,
-            path=file.path,
-            filename=file.filename,
-            size=file.size,
-            sha256=file.sha256_digest,
+            path=file.metadata_path,
+            filename=filename,
+            size=None,
+            sha256=file.metadata_sha256,
         )
-    except STORE_ERRORS:
-        response = plain_error(503, "This file is missing from the file store; try again later.")
-        response["Retry-After"] = "60"
-        return response
+    return serve_stored_or_503(
+        request, path=file.path, filename=file.filename, size=file.size, sha256=file.sha256_digest
+    )
 
 
 # --- the approvers' pages ----------------------------------------------------------------------

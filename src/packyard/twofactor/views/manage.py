@@ -67,6 +67,8 @@ def keys_only(request: HttpRequest) -> HttpResponse:
                 )
             else:
                 messages.success(request, "Security keys only is off.")
+        else:
+            messages.error(request, "Unknown action.")
     except services.TwoFactorError as exc:
         messages.error(request, str(exc))
     return redirect("twofactor:overview")
