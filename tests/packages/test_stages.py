@@ -80,7 +80,7 @@ def test_a_stage_only_upload_waits_out_of_every_public_page(
     answer = response.content.decode()
     assert response.status_code == 200
     stage = Stage.objects.get()
-    assert f"/stage/{stage.key}/simple/ demo==2.0" in answer
+    assert f"/stage/{stages.stage_key(stage)}/simple/ demo==2.0" in answer
     assert f"/manage/project/demo/stages/{stage.pk}/" in answer
     assert "stage-only token" in answer
     assert not Release.objects.filter(version="2.0").exists()
@@ -101,14 +101,16 @@ def test_the_stage_index_adds_its_files_and_falls_through_for_the_rest(
 ):
     upload(bob_token, upload_form("other", "1.0"))
     stage = staged(upload, ci_token)
-    base = f"/stage/{stage.key}/simple/"
+    base = f"/stage/{stages.stage_key(stage)}/simple/"
     expected = ["demo-1.0-py3-none-any.whl", "demo-2.0-py3-none-any.whl"]
     assert filenames(client, f"{base}demo/") == expected
     assert filenames(client, f"{base}demo/", HTTP_ACCEPT=JSON) == expected
     data = json.loads(client.get(f"{base}demo/", HTTP_ACCEPT=JSON).content)
     assert data["versions"] == ["1.0", "2.0"]
     staged_entry = next(f for f in data["files"] if f["filename"].startswith("demo-2.0"))
-    assert staged_entry["url"] == f"/stage/{stage.key}/files/demo-2.0-py3-none-any.whl"
+    assert (
+        staged_entry["url"] == f"/stage/{stages.stage_key(stage)}/files/demo-2.0-py3-none-any.whl"
+    )
     wheel = client.get(staged_entry["url"])
     assert wheel.status_code == 200
     assert b"".join(wheel.streaming_content) == dists.make_wheel("demo", "2.0")
@@ -119,7 +121,7 @@ def test_the_stage_index_adds_its_files_and_falls_through_for_the_rest(
     # Another project: the public index's page, unchanged.
     assert filenames(client, f"{base}other/") == ["other-1.0-py3-none-any.whl"]
     assert client.get(f"{base}nothing-here/").status_code == 404
-    assert client.get(f"/stage/{stage.key}x/simple/demo/").status_code == 404
+    assert client.get(f"/stage/{stages.stage_key(stage)}x/simple/demo/").status_code == 404
 
 
 def test_files_of_one_version_join_its_stage_and_a_new_version_opens_another(
@@ -209,8 +211,8 @@ def test_publishing_puts_every_file_in_the_index_in_one_serial(
     download = client.get(f"/{path}")
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == dists.make_sdist("demo", "2.0")
-    assert client.get(f"/stage/{stage.key}/simple/demo/").status_code == 410
-    assert client.get(f"/stage/{stage.key}/files/demo-2.0.tar.gz").status_code == 410
+    assert client.get(f"/stage/{stages.stage_key(stage)}/simple/demo/").status_code == 410
+    assert client.get(f"/stage/{stages.stage_key(stage)}/files/demo-2.0.tar.gz").status_code == 410
     assert [m.subject for m in mail.outbox] == ["[Packyard] demo 2.0: stage published"]
     with pytest.raises(stages.StageError, match="published"):
         stages.stage_publish(stage=stage, actor=alice, request=None)
@@ -225,7 +227,7 @@ def test_a_discarded_stage_keeps_its_filenames_used_and_drops_its_bytes(
     with django_capture_on_commit_callbacks(execute=True):
         stages.stage_discard(stage=stage, actor=alice, request=None)
     assert not default_storage.exists(path)
-    assert client.get(f"/stage/{stage.key}/simple/demo/").status_code == 410
+    assert client.get(f"/stage/{stages.stage_key(stage)}/simple/demo/").status_code == 410
     for token in (ci_token, alice_token):
         response = upload(token, upload_form("demo", "2.0"))
         assert response.status_code == 400
@@ -240,7 +242,7 @@ def test_a_stage_past_its_days_serves_nothing_and_is_recorded_once_closed(
 ):
     stage = staged(upload, ci_token, "2.0")
     Stage.objects.filter(pk=stage.pk).update(expires=timezone.now() - timedelta(seconds=1))
-    assert client.get(f"/stage/{stage.key}/simple/demo/").status_code == 410
+    assert client.get(f"/stage/{stages.stage_key(stage)}/simple/demo/").status_code == 410
     with pytest.raises(stages.StageError, match="expired"):
         stages.stage_publish(stage=stage, actor=alice, request=None)
     call_command("expire_stages")
@@ -331,7 +333,7 @@ def test_the_review_page_shows_files_credentials_and_what_changed(upload, demo, 
     assert "+ requests&gt;=2" in page
     assert "+ idna" in page
     assert "<ins>&gt;=3.10</ins>" in page
-    assert f"/stage/{stage.key}/simple/ demo==2.0" in page
+    assert f"/stage/{stages.stage_key(stage)}/simple/ demo==2.0" in page
 
 
 def test_an_owner_publishes_with_a_fresh_second_factor(upload, demo, alice, ci_token):
@@ -422,10 +424,11 @@ def test_a_private_index_keeps_stage_addresses_to_readers(
 ):
     stage = staged(upload, ci_token)
     settings.PACKYARD_PRIVATE = True
-    assert client.get(f"/stage/{stage.key}/simple/demo/").status_code == 401
+    assert client.get(f"/stage/{stages.stage_key(stage)}/simple/demo/").status_code == 401
     reader = token_mint(user=alice, description="read", scope=TokenScope(read_only=True))[1]
     response = client.get(
-        f"/stage/{stage.key}/simple/demo/", HTTP_AUTHORIZATION=basic_auth("__token__", reader)
+        f"/stage/{stages.stage_key(stage)}/simple/demo/",
+        HTTP_AUTHORIZATION=basic_auth("__token__", reader),
     )
     assert response.status_code == 200
 
@@ -508,3 +511,14 @@ def test_approval_turned_on_while_an_upload_was_judged_keeps_it_out_of_the_index
     assert "now needs approval" in response.reason_phrase
     assert not Release.objects.filter(version="2.0").exists()
     assert not StagedFile.objects.exists()
+
+
+def test_a_copy_of_the_database_holds_no_stage_address(upload, demo, ci_token, client, settings):
+    stage = staged(upload, ci_token)
+    key = stages.stage_key(stage)
+    assert key not in str(list(Stage.objects.values()))
+    assert len(key) == 24  # 144 bits
+    # Derived from the server's secret: another secret opens nothing.
+    settings.SECRET_KEY = "another-server-secret-" + "x" * 40
+    assert stages.stage_key(stage) != key
+    assert client.get(f"/stage/{stages.stage_key(stage)}/simple/demo/").status_code == 404

@@ -7,8 +7,6 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import packyard.packages.stages.models
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -41,14 +39,7 @@ class Migration(migrations.Migration):
                         default=uuid.uuid4, editable=False, primary_key=True, serialize=False
                     ),
                 ),
-                (
-                    "key",
-                    models.CharField(
-                        default=packyard.packages.stages.models.new_stage_key,
-                        max_length=32,
-                        unique=True,
-                    ),
-                ),
+                ("key_digest", models.CharField(max_length=64, unique=True)),
                 ("version", models.CharField(max_length=100)),
                 ("canonical_version", models.CharField(max_length=100)),
                 ("reason", models.CharField(max_length=32)),

@@ -1,14 +1,8 @@
-import secrets
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-
-
-def new_stage_key() -> str:
-    """The stage's address: 144 random bits, so that knowing it is the permission to read it."""
-    return secrets.token_urlsafe(18)
 
 
 class Stage(models.Model):
@@ -21,7 +15,9 @@ class Stage(models.Model):
     EXPIRED = "expired"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    key = models.CharField(max_length=32, unique=True, default=new_stage_key)
+    # SHA-256 of the key in the stage's address (`services.stage_key`): the key itself is derived
+    # from the server's secret and kept nowhere, so a copy of the database opens no stage.
+    key_digest = models.CharField(max_length=64, unique=True)
     project = models.ForeignKey("packages.Project", on_delete=models.CASCADE, related_name="stages")
     version = models.CharField(max_length=100)  # as first uploaded
     canonical_version = models.CharField(max_length=100)

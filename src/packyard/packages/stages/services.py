@@ -3,6 +3,8 @@ needs approval; an approver publishes it (all files at once, one serial) with a 
 factor, or discards it; it expires after PACKYARD_STAGE_DAYS. Each step is in the project's
 history and emailed to its Owners."""
 
+import base64
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,6 +17,7 @@ from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -28,6 +31,7 @@ from packyard.packages.models import File, Project, Release, Role, Stage, Staged
 from packyard.packages.services import ProjectActionError, owners_email
 
 logger = logging.getLogger(__name__)
+STAGE_KEY_SALT = "packyard.stages.key"
 # A fresh second factor for publishing: confirmed within this many seconds.
 APPROVAL_SECONDS = 5 * 60
 
@@ -55,8 +59,24 @@ class StageError(ProjectActionError):
     """The stage cannot do that; the message says why."""
 
 
+def stage_key(stage: Stage) -> str:
+    """The key in the stage's address: 144 bits derived from the server's secret and the stage's
+    id, so that knowing the address is the permission to read it, and nothing stores it."""
+    mac = salted_hmac(STAGE_KEY_SALT, stage.id.hex, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(mac[:18]).decode()
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def stage_by_key(key: str) -> Stage | None:
+    """The stage whose address holds `key` (looked up by its digest)."""
+    return Stage.objects.select_related("project").filter(key_digest=key_digest(key)).first()
+
+
 def stage_index_url(stage: Stage) -> str:
-    return f"{settings.BASE_URL}/stage/{stage.key}/simple/"
+    return f"{settings.BASE_URL}/stage/{stage_key(stage)}/simple/"
 
 
 def stage_review_url(stage: Stage) -> str:
@@ -159,7 +179,7 @@ def stage_for_upload(
             f"{project.name!r} has {settings.PACKYARD_STAGES_PER_PROJECT} open stages, the most a "
             "project may: publish or discard one first."
         )
-    stage = Stage.objects.create(
+    stage = Stage(
         project=project,
         version=version,
         canonical_version=canonical_version,
@@ -167,6 +187,8 @@ def stage_for_upload(
         created_by=user,
         expires=timezone.now() + timedelta(days=settings.PACKYARD_STAGE_DAYS),
     )
+    stage.key_digest = key_digest(stage_key(stage))
+    stage.save(force_insert=True)
     return stage, True
 
 

@@ -33,7 +33,7 @@ from packyard.twofactor.services import codes_refused, user_has_security_key, us
 def _stage_at(key: str) -> Stage:
     """The stage at this address (its index answers 410 once it is closed); 404 for an address
     never given."""
-    stage = Stage.objects.select_related("project").filter(key=key).first()
+    stage = stages.stage_by_key(key)
     if stage is None or stage.project.quarantined:
         raise Http404("No such stage")
     return stage
@@ -51,7 +51,7 @@ def _gone(stage: Stage) -> HttpResponse:
 
 
 def _staged_entries(stage: Stage) -> list[SimpleFile]:
-    base = f"stage/{stage.key}/files"
+    base = f"stage/{stages.stage_key(stage)}/files"
     return [
         SimpleFile(
             filename=file.filename,
