@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -79,6 +79,14 @@ def parse_uuid(text: str) -> uuid.UUID | None:
         return uuid.UUID(text)
     except ValueError:
         return None
+
+
+def row_id_or_404(text: str | None) -> int:
+    """A row id from a form; 404 for anything that is not a number."""
+    try:
+        return int(text or "")
+    except ValueError:
+        raise Http404("No such entry") from None
 
 
 TOKEN_USERNAME = "__token__"  # noqa: S105 - the username PyPI clients send with a token

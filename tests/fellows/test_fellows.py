@@ -468,6 +468,20 @@ def test_a_round_from_nominations_to_the_roster(settings):
     } <= tags
 
 
+@pytest.mark.parametrize("value", ["abc", "", "-1", "99999999999999999999", "1e3"])
+def test_malformed_row_ids_in_forms_are_404_not_500(value):
+    ada, bea = person("ada"), member("bea")
+    nomination = services.nominate(nominator=ada, text=text())
+    review = post(browser_for(bea), "/fellows/review/", {"round": value, "action": "review"})
+    assert review.status_code == 404
+    reply = post(
+        browser_for(ada),
+        f"/fellows/nominations/{nomination.pk}/",
+        {"action": "reply", "request": value, "reply": "x"},
+    )
+    assert reply.status_code == 404
+
+
 def test_a_form_from_another_site_nominates_nobody():
     ada = person("ada")
     response = browser_for(ada).post(

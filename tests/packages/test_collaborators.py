@@ -155,3 +155,18 @@ def test_owner_changes_a_role_and_everyone_concerned_is_told(alice, bob, demo):
 def test_maintainer_cannot_manage_collaborators(alice, bob, demo):
     Role.objects.create(project=demo, user=bob, role_name=Role.MAINTAINER)
     assert browser_for(bob).get("/manage/project/demo/collaborators/").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "99999999999999999999"])
+def test_malformed_ids_in_collaborator_forms_are_404(alice, bob, demo, value):
+    assert (
+        post(browser_for(bob), "/manage/account/invitations/", {"invitation": value}).status_code
+        == 404
+    )
+    response = post(
+        browser_for(alice),
+        "/manage/project/demo/collaborators/",
+        {"action": "remove", "role_id": value},
+    )
+    assert response.status_code == 404
+    assert Role.objects.filter(project=demo).count() == 1

@@ -17,7 +17,7 @@ from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_required
 from packyard.fellows import services
 from packyard.fellows.models import FellowsEvent, Nomination, ReferenceRequest, Round, Vote
-from packyard.http import parse_uuid
+from packyard.http import parse_uuid, row_id_or_404
 from packyard.packages.index.access import web_pages_access
 
 View = Callable[..., HttpResponseBase]
@@ -154,7 +154,7 @@ def nomination(request: HttpRequest, nomination_id: str) -> HttpResponse:
                 asked = get_object_or_404(
                     ReferenceRequest,
                     nomination=found,
-                    pk=_int(request.POST.get("request", "")),
+                    pk=row_id_or_404(request.POST.get("request", "")),
                 )
                 services.reference_reply(
                     request=asked, nominator=user, reply=request.POST.get("reply", "")
@@ -183,13 +183,6 @@ def nomination(request: HttpRequest, nomination_id: str) -> HttpResponse:
 _NONE = "00000000-0000-0000-0000-000000000000"
 
 
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise Http404("No such entry") from None
-
-
 # --- the work group ----------------------------------------------------------------------------
 
 
@@ -198,7 +191,7 @@ def _int(text: str) -> int:
 def review(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if request.method == "POST":
-        round_ = get_object_or_404(Round, pk=_int(request.POST.get("round", "")))
+        round_ = get_object_or_404(Round, pk=row_id_or_404(request.POST.get("round", "")))
         action = request.POST.get("action", "")
         try:
             if action == "review":

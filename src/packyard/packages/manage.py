@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from packyard.accounts.models import User
 from packyard.accounts.reauth import reauth_redirect, reauth_required, reauth_with_key
-from packyard.http import parse_uuid
+from packyard.http import parse_uuid, row_id_or_404
 from packyard.packages import collaborators, history, loosening, services
 from packyard.packages.index.queries import FileEntry, project_listing
 from packyard.packages.models import (
@@ -355,12 +355,14 @@ def _collaborator_action(request: HttpRequest, project: Project, owner: User) ->
         messages.success(request, f"Invited {invitation.invitee.username}.")
     elif action == "revoke":
         invitation = get_object_or_404(
-            Invitation, project=project, pk=_int(request.POST.get("invitation"))
+            Invitation, project=project, pk=row_id_or_404(request.POST.get("invitation"))
         )
         collaborators.invitation_revoke(invitation=invitation, owner=owner, request=request)
         messages.success(request, "Invitation withdrawn.")
     elif action in {"change", "remove"}:
-        role = get_object_or_404(Role, project=project, pk=_int(request.POST.get("role_id")))
+        role = get_object_or_404(
+            Role, project=project, pk=row_id_or_404(request.POST.get("role_id"))
+        )
         if action == "change":
             collaborators.role_change(
                 role=role, new_role=request.POST.get("role", ""), owner=owner, request=request
@@ -372,18 +374,11 @@ def _collaborator_action(request: HttpRequest, project: Project, owner: User) ->
         raise collaborators.CollaboratorError("Unknown action.")
 
 
-def _int(value: str | None) -> int:
-    try:
-        return int(value or "")
-    except ValueError:
-        raise Http404("No such entry") from None
-
-
 @login_required
 def my_invitations(request: HttpRequest) -> HttpResponse:
     assert isinstance(request.user, User)
     if request.method == "POST":
-        invitation = get_object_or_404(Invitation, pk=_int(request.POST.get("invitation")))
+        invitation = get_object_or_404(Invitation, pk=row_id_or_404(request.POST.get("invitation")))
         accept = request.POST.get("answer") == "accept"
         try:
             collaborators.invitation_answer(
